@@ -1,0 +1,98 @@
+"""The one error renderer: every failure leaves as ``{"error": {"message": ...}}`` (spec 1.5)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from missive_server.errors import ApiError, error_body
+
+log = logging.getLogger("missive_server")
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(error_body(message)), status_code=status, headers=headers, media_type="application/json"
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _api_error(_request: Request, exc: ApiError) -> Response:
+    if exc.empty_body:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return error_response(exc.status_code, exc.message, exc.headers)
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    messages = {404: "Not found", 405: "Method not allowed"}
+    message = messages.get(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, message, dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "Internal server error")
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    return error_response(400, validation_message(exc.errors()))
+
+
+def validation_message(errors: Any) -> str:
+    """Turn pydantic's error list into one sentence that names the offending field."""
+    first = next(iter(errors), None)
+    if first is None:
+        return "Invalid request"
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return "Request body is not valid JSON"
+    where, field = first.get("loc", ())[:1], _field_path(first.get("loc", ())[1:])
+    if not field:
+        return "Request body is required" if where == ("body",) else "Invalid request"
+    if kind == "missing":
+        return f"'{field}' is required"
+    if kind == "extra_forbidden":
+        return f"'{field}' is not a known attribute"
+    return f"'{field}' {_describe(first)}"
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    expected = {
+        "int_parsing": "must be an integer",
+        "int_type": "must be an integer",
+        "bool_parsing": "must be true or false",
+        "bool_type": "must be true or false",
+        "string_type": "must be a string",
+        "list_type": "must be an array",
+        "dict_type": "must be an object",
+        "model_type": "must be an object",
+        "model_attributes_type": "must be an object",
+        "literal_error": f"must be {error.get('ctx', {}).get('expected', 'one of the allowed values')}",
+    }
+    if kind in expected:
+        return expected[kind]
+    message = str(error.get("msg", "is invalid"))
+    return message[0].lower() + message[1:] if message else "is invalid"

@@ -1,0 +1,68 @@
+"""Request guards that run before any parsing: body size and content type (spec 1.3, 2.6.1)."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from missive_server.api.errors import error_response
+
+_BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
+
+
+class _TooLarge(HTTPException):
+    """An HTTPException, so FastAPI's body reader lets it through to the error renderer."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body is larger than the {limit / (1024 * 1024):g} MB limit")
+
+
+class RequestGuard:
+    """Refuses oversized bodies early (413) and non-JSON bodies on the API (400)."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        if scope["path"].startswith("/v1/") and (length is None or length != b"0"):
+            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if content_type != b"application/json":
+                response = error_response(400, "Content-Type must be application/json")
+                await response(scope, receive, send)
+                return
+
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _TooLarge(self.max_body_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, str(_TooLarge(self.max_body_bytes).detail))
+        await response(scope, receive, send)

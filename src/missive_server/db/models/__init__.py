@@ -1,0 +1,42 @@
+"""All ORM models, imported here so ``Base.metadata`` knows every table."""
+
+from missive_server.db.models.accounts import Account, AccountAlias, AccountUser
+from missive_server.db.models.comments import Comment
+from missive_server.db.models.conversations import (
+    Conversation,
+    ConversationAddress,
+    ConversationLabel,
+    ConversationUser,
+)
+from missive_server.db.models.messages import Attachment, Message, MessageReference
+from missive_server.db.models.organizations import Membership, Organization, User
+from missive_server.db.models.posts import Post
+from missive_server.db.models.shared_labels import SharedLabel, SharedLabelUser
+from missive_server.db.models.tasks import Task, TaskAssignee
+from missive_server.db.models.teams import Team, TeamMember
+from missive_server.db.models.tokens import ApiToken
+
+__all__ = [
+    "Account",
+    "AccountAlias",
+    "AccountUser",
+    "ApiToken",
+    "Attachment",
+    "Comment",
+    "Conversation",
+    "ConversationAddress",
+    "ConversationLabel",
+    "ConversationUser",
+    "Membership",
+    "Message",
+    "MessageReference",
+    "Organization",
+    "Post",
+    "SharedLabel",
+    "SharedLabelUser",
+    "Task",
+    "TaskAssignee",
+    "Team",
+    "TeamMember",
+    "User",
+]

@@ -1,0 +1,106 @@
+"""Conversations, per-user mailbox state, labels and the addresses that took part.
+
+``last_activity_at`` is copied onto every row a mailbox list is read from (users, labels), so
+each list is one index range scan that stays flat as data grows. ``services.conversations``
+keeps the copies in step; the summary columns (counts, authors) are recomputed from the data
+by ``services.conversation_summary`` after each change, so reads are one row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from missive_server.db.base import Base
+
+#: Where a conversation sits for one user. ``none`` = only in "All".
+LOCATIONS = ("inbox", "closed", "snoozed", "trashed", "junked", "none")
+#: Where a conversation sits for its team.
+TEAM_STATES = ("inbox", "closed", "none")
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index(None, "team_id", "team_state", "last_activity_at"),
+        Index(None, "team_id", "last_activity_at"),
+        Index(None, "organization_id", "last_activity_at"),
+        Index(None, "merged_into_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    team_state: Mapped[str] = mapped_column(String(8), default="none")
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    subject: Mapped[str | None] = mapped_column(Text)
+    color: Mapped[str | None] = mapped_column(String(32))
+    icon_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_activity_at: Mapped[int] = mapped_column(BigInteger)
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    # Summary, recomputed from messages/tasks by services.conversation_summary.
+    latest_message_subject: Mapped[str | None] = mapped_column(Text)
+    messages_count: Mapped[int] = mapped_column(Integer, default=0)
+    attachments_count: Mapped[int] = mapped_column(Integer, default=0)
+    drafts_count: Mapped[int] = mapped_column(Integer, default=0)
+    send_later_messages_count: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_count: Mapped[int] = mapped_column(Integer, default=0)
+    completed_tasks_count: Mapped[int] = mapped_column(Integer, default=0)
+    authors: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class ConversationUser(Base):
+    """A user with access to a conversation, and where it sits in their mailboxes."""
+
+    __tablename__ = "conversation_users"
+    __table_args__ = (
+        Index(None, "user_id", "location", "last_activity_at"),
+        Index(None, "user_id", "last_activity_at"),
+        Index(None, "user_id", "flagged", "last_activity_at"),
+        Index(None, "user_id", "assigned", "last_activity_at"),
+    )
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    location: Mapped[str] = mapped_column(String(8), default="inbox")
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Set when the user was removed from the assignees (``remove_assignees``).
+    unassigned: Mapped[bool] = mapped_column(Boolean, default=False)
+    snoozed_until: Mapped[int | None] = mapped_column(BigInteger)
+    added_at: Mapped[int] = mapped_column(BigInteger)
+    #: Order of assignment, so ``assignee_names`` is stable.
+    assigned_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_activity_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConversationLabel(Base):
+    __tablename__ = "conversation_labels"
+    __table_args__ = (Index(None, "shared_label_id", "last_activity_at"),)
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    shared_label_id: Mapped[str] = mapped_column(
+        ForeignKey("shared_labels.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[int] = mapped_column(BigInteger)
+    last_activity_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConversationAddress(Base):
+    """Every email address seen in a conversation's messages (From/To/Cc/Bcc/Reply-To)."""
+
+    __tablename__ = "conversation_addresses"
+    __table_args__ = (Index(None, "address"), Index(None, "domain"))
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255))
