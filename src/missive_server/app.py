@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from missive_server import __version__
-from missive_server.api import organizations, users
+from missive_server.api import organizations, shared_labels, teams, users
 from missive_server.api.errors import install_error_handlers
 from missive_server.api.middleware import RequestGuard
 from missive_server.api.rate_limit import RateLimiter, RateLimitMiddleware
@@ -15,7 +15,7 @@ from missive_server.db.engine import make_engine, make_session_factory
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.settings import Settings
 
-V1_ROUTERS = (organizations.router, users.router)
+V1_ROUTERS = (organizations.router, users.router, teams.router, shared_labels.router)
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorEnvelope, "description": text}
