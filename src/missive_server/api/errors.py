@@ -18,7 +18,10 @@ log = logging.getLogger("missive_server")
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(error_body(message)), status_code=status, headers=headers, media_type="application/json"
+        orjson.dumps(error_body(message)),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
     )
 
 
@@ -60,7 +63,13 @@ def validation_message(errors: Any) -> str:
         return "Request body is not valid JSON"
     where, field = first.get("loc", ())[:1], _field_path(first.get("loc", ())[1:])
     if not field:
-        return "Request body is required" if where == ("body",) else "Invalid request"
+        if where != ("body",):
+            return "Invalid request"
+        return (
+            "Request body is required"
+            if kind == "missing"
+            else "Request body must be a JSON object"
+        )
     if kind == "missing":
         return f"'{field}' is required"
     if kind == "extra_forbidden":
@@ -78,21 +87,27 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
+_EXPECTATIONS = {
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be an array",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+}
+
+
 def _describe(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
-    expected = {
-        "int_parsing": "must be an integer",
-        "int_type": "must be an integer",
-        "bool_parsing": "must be true or false",
-        "bool_type": "must be true or false",
-        "string_type": "must be a string",
-        "list_type": "must be an array",
-        "dict_type": "must be an object",
-        "model_type": "must be an object",
-        "model_attributes_type": "must be an object",
-        "literal_error": f"must be {error.get('ctx', {}).get('expected', 'one of the allowed values')}",
-    }
-    if kind in expected:
-        return expected[kind]
+    if kind == "literal_error":
+        return f"must be {error.get('ctx', {}).get('expected', 'one of the allowed values')}"
+    if kind in _EXPECTATIONS:
+        return _EXPECTATIONS[kind]
     message = str(error.get("msg", "is invalid"))
     return message[0].lower() + message[1:] if message else "is invalid"

@@ -14,7 +14,14 @@ class _TooLarge(HTTPException):
     """An HTTPException, so FastAPI's body reader lets it through to the error renderer."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Request body is larger than the {limit / (1024 * 1024):g} MB limit")
+        super().__init__(413, f"Request body is larger than the {_size(limit)} limit")
+
+
+def _size(limit: int) -> str:
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if limit >= scale and limit % scale == 0:
+            return f"{limit // scale} {unit}"
+    return f"{limit} bytes"
 
 
 class RequestGuard:
