@@ -1,4 +1,4 @@
-"""One error hierarchy. Every error leaves the server as ``{"error": {"message": ...}}`` (spec 1.5)."""
+"""One error hierarchy; every error leaves as ``{"error": {"message": ...}}`` (spec 1.5)."""
 
 from __future__ import annotations
 
@@ -40,10 +40,6 @@ class MethodNotAllowed(ApiError):
 
 class PayloadTooLarge(ApiError):
     status_code = 413
-
-
-class UnsupportedMediaType(ApiError):
-    status_code = 415
 
 
 class TooManyRequests(ApiError):

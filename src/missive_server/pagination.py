@@ -26,7 +26,9 @@ class CursorPage:
     until: int | None
 
 
-def offset_page(limit: int | None, offset: int | None, *, default: int = 50, maximum: int = 200) -> OffsetPage:
+def offset_page(
+    limit: int | None, offset: int | None, *, default: int = 50, maximum: int = 200
+) -> OffsetPage:
     if limit is not None and limit < 1:
         raise BadRequest("min 'limit' value is 1")
     if offset is not None and offset < 0:

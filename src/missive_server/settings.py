@@ -19,7 +19,8 @@ class Settings(BaseSettings):
         default=None, description="Redis URL; when set, rate-limit budgets are shared by processes."
     )
     rate_limit: Literal["missive", "off"] = Field(
-        default="missive", description="`missive` applies Missive's exact limits; `off` disables them."
+        default="missive",
+        description="`missive` applies Missive's exact limits; `off` disables them.",
     )
     public_url: str = Field(
         default="http://127.0.0.1:8080", description="Base URL used for web_url, app_url and files."

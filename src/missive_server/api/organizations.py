@@ -17,7 +17,9 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Organizations"])
 
 
 @router.get("/organizations", response_model=OrganizationsEnvelope, summary="List organizations")
-async def list_organizations(session: DbSession, actor: CurrentUser, limit: Limit = None, offset: Offset = None) -> Response:
+async def list_organizations(
+    session: DbSession, actor: CurrentUser, limit: Limit = None, offset: Offset = None
+) -> Response:
     page = offset_page(limit, offset)
     found = organizations.list_organizations(session, actor=actor, page=page)
     return envelope("organizations", [render_organization(o) for o in found])

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.routing import APIRoute
-from starlette.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import Response
 
 
 class UnitOfWorkRoute(APIRoute):

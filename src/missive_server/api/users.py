@@ -24,5 +24,7 @@ async def list_users(
     limit: Limit = None,
     offset: Offset = None,
 ) -> Response:
-    found = users.list_users(session, actor=actor, organization_id=organization, page=offset_page(limit, offset))
+    found = users.list_users(
+        session, actor=actor, organization_id=organization, page=offset_page(limit, offset)
+    )
     return envelope("users", [render_user(u, me_id=actor.user_id) for u in found])

@@ -13,7 +13,9 @@ from missive_server.errors import BadRequest, Forbidden, not_found
 from missive_server.pagination import OffsetPage
 
 
-def list_organizations(session: Session, *, actor: Principal, page: OffsetPage) -> Sequence[Organization]:
+def list_organizations(
+    session: Session, *, actor: Principal, page: OffsetPage
+) -> Sequence[Organization]:
     return session.scalars(
         select(Organization)
         .where(Organization.id.in_(actor.organization_ids))

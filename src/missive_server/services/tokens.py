@@ -15,7 +15,14 @@ def authenticate(session: Session, token: str) -> Principal | None:
     """One round trip: the token's user joined with every membership."""
     token_hash = hash_token(token)
     rows = session.execute(
-        select(ApiToken.token_hash, User.id, User.name, User.email, Membership.organization_id, Membership.role)
+        select(
+            ApiToken.token_hash,
+            User.id,
+            User.name,
+            User.email,
+            Membership.organization_id,
+            Membership.role,
+        )
         .join(User, User.id == ApiToken.user_id)
         .outerjoin(Membership, Membership.user_id == User.id)
         .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
@@ -27,7 +34,9 @@ def authenticate(session: Session, token: str) -> Principal | None:
     return Principal(user_id=user_id, name=name, email=email, roles=roles)
 
 
-def issue_token(session: Session, *, user_id: str, now: int, token: str | None = None, name: str | None = None) -> str:
+def issue_token(
+    session: Session, *, user_id: str, now: int, token: str | None = None, name: str | None = None
+) -> str:
     """Store a token's hash and return the token itself (shown once, never stored)."""
     token = token or new_token()
     session.add(

@@ -28,7 +28,9 @@ def list_users(
     ).all()
 
 
-def require_users_in_organization(session: Session, organization_id: str, user_ids: Sequence[str]) -> list[str]:
+def require_users_in_organization(
+    session: Session, organization_id: str, user_ids: Sequence[str]
+) -> list[str]:
     """Every id must be a member of the organization; others are unknown (404)."""
     wanted = list(dict.fromkeys(user_ids))
     if not wanted:

@@ -16,13 +16,19 @@ ACCOUNT_TYPES = ("email", "sms", "whatsapp", "messenger", "instagram", "live_cha
 
 class Account(Base):
     __tablename__ = "accounts"
-    __table_args__ = (Index(None, "address"), Index(None, "phone_number"), Index(None, "organization_id"))
+    __table_args__ = (
+        Index(None, "address"),
+        Index(None, "phone_number"),
+        Index(None, "organization_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(255))
     #: ``None`` for a personal account.
-    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     address: Mapped[str | None] = mapped_column(String(320))
@@ -40,8 +46,12 @@ class AccountUser(Base):
     __tablename__ = "account_users"
     __table_args__ = (Index(None, "user_id"),)
 
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class AccountAlias(Base):

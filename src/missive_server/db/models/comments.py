@@ -20,6 +20,8 @@ class Comment(Base):
     body: Mapped[str] = mapped_column(Text)
     #: ``[{"id": user_id, "index": int, "length": int}]`` (spec 1A, Comment).
     mentions: Mapped[list[Any]] = mapped_column(default=list)
-    attachment_id: Mapped[str | None] = mapped_column(ForeignKey("attachments.id", ondelete="SET NULL"))
+    attachment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("attachments.id", ondelete="SET NULL")
+    )
     task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
     created_at: Mapped[int] = mapped_column(BigInteger)

@@ -31,7 +31,9 @@ class Conversation(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     team_state: Mapped[str] = mapped_column(String(8), default="none")
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
@@ -40,7 +42,9 @@ class Conversation(Base):
     icon_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_activity_at: Mapped[int] = mapped_column(BigInteger)
-    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
     # Summary, recomputed from messages/tasks by services.conversation_summary.
     latest_message_subject: Mapped[str | None] = mapped_column(Text)
     messages_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -66,7 +70,9 @@ class ConversationUser(Base):
     conversation_id: Mapped[str] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     location: Mapped[str] = mapped_column(String(8), default="inbox")
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     assigned: Mapped[bool] = mapped_column(Boolean, default=False)

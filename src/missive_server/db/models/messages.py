@@ -54,7 +54,9 @@ class MessageReference(Base):
     __tablename__ = "message_references"
     __table_args__ = (Index(None, "reference"),)
 
-    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
     reference: Mapped[str] = mapped_column(String(998), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
 
@@ -65,7 +67,9 @@ class Attachment(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     filename: Mapped[str] = mapped_column(String(255))
     extension: Mapped[str | None] = mapped_column(String(32))
     media_type: Mapped[str] = mapped_column(String(64))

@@ -18,9 +18,13 @@ class SharedLabel(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     color: Mapped[str | None] = mapped_column(String(32))
-    parent_id: Mapped[str | None] = mapped_column(ForeignKey("shared_labels.id", ondelete="SET NULL"))
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("shared_labels.id", ondelete="SET NULL")
+    )
     share_with_organization: Mapped[bool] = mapped_column(Boolean, default=False)
-    share_with_team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    share_with_team_id: Mapped[str | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL")
+    )
     visibility: Mapped[str] = mapped_column(String(16), default="organization")
     created_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -34,4 +38,6 @@ class SharedLabelUser(Base):
     shared_label_id: Mapped[str] = mapped_column(
         ForeignKey("shared_labels.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )

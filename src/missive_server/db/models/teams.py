@@ -23,7 +23,9 @@ class Team(Base):
     inactivity_period: Mapped[int | None] = mapped_column(Integer)
     team_mention_behavior: Mapped[str] = mapped_column(String(32), default="all_members")
     user_reply_behavior: Mapped[str] = mapped_column(String(32), default="assign_user")
-    received_reply_behavior: Mapped[str] = mapped_column(String(32), default="show_in_assignee_inbox")
+    received_reply_behavior: Mapped[str] = mapped_column(
+        String(32), default="show_in_assignee_inbox"
+    )
     team_sidebar_behavior: Mapped[str] = mapped_column(String(32), default="show_team_space")
     team_inbox_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     chat_room_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -34,8 +36,12 @@ class TeamMember(Base):
     __tablename__ = "team_members"
     __table_args__ = (Index(None, "user_id"),)
 
-    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     #: ``active`` members or ``observers`` (spec 2.12.2).
     role: Mapped[str] = mapped_column(String(16))
     #: Keeps the order in which clients listed the members.

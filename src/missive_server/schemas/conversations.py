@@ -1,0 +1,168 @@
+"""Conversation wire objects (spec 1A, Conversation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from missive_server.db.models import (
+    Conversation,
+    ConversationUser,
+    Organization,
+    SharedLabel,
+    Team,
+    User,
+)
+from missive_server.schemas.base import WireModel
+from missive_server.schemas.shared_labels import SharedLabelOut, render_shared_label
+
+
+@dataclass(slots=True)
+class LabelView:
+    label: SharedLabel
+    name_with_parent_names: str
+    share_with_users: list[str]
+
+
+@dataclass(slots=True)
+class ConversationView:
+    conversation: Conversation
+    organization: Organization | None
+    team: Team | None
+    #: True when the caller is only a guest: render ``{id, last_activity_at}`` (spec 1.10).
+    guest: bool
+    users: list[tuple[User, ConversationUser]] = field(default_factory=list)
+    labels: list[LabelView] = field(default_factory=list)
+
+
+class OrganizationRef(WireModel):
+    id: str
+    name: str
+
+
+class TeamRef(WireModel):
+    id: str
+    name: str
+    organization: str
+
+
+class ConversationUserOut(WireModel):
+    id: str
+    name: str
+    email: str
+    unassigned: bool
+    closed: bool
+    archived: bool
+    trashed: bool
+    junked: bool
+    assigned: bool
+    flagged: bool
+    snoozed: bool
+
+
+class AuthorOut(WireModel):
+    name: str | None
+    address: str | None = None
+    phone_number: str | None = None
+
+
+class ConversationOut(WireModel):
+    id: str
+    created_at: int | None = None
+    subject: str | None = None
+    latest_message_subject: str | None = None
+    organization: OrganizationRef | None = None
+    color: str | None = None
+    assignees: list[ConversationUserOut] | None = None
+    users: list[ConversationUserOut] | None = None
+    attachments_count: int | None = None
+    messages_count: int | None = None
+    authors: list[AuthorOut] | None = None
+    drafts_count: int | None = None
+    send_later_messages_count: int | None = None
+    tasks_count: int | None = None
+    completed_tasks_count: int | None = None
+    web_url: str | None = None
+    app_url: str | None = None
+    assignee_names: str | None = None
+    assignee_emails: str | None = None
+    shared_label_names: str | None = None
+    last_activity_at: int
+    team: TeamRef | None = None
+    shared_labels: list[SharedLabelOut] | None = None
+
+
+class ConversationsEnvelope(WireModel):
+    conversations: list[ConversationOut]
+
+
+def render_conversation_user(user: User, state: ConversationUser) -> dict[str, Any]:
+    closed = state.location == "closed"
+    return {
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "unassigned": state.unassigned,
+        "closed": closed,
+        "archived": closed,
+        "trashed": state.location == "trashed",
+        "junked": state.location == "junked",
+        "assigned": state.assigned,
+        "flagged": state.flagged,
+        "snoozed": state.location == "snoozed",
+    }
+
+
+def render_conversation(view: ConversationView, *, public_url: str) -> dict[str, Any]:
+    c = view.conversation
+    if view.guest:
+        return {"id": c.id, "last_activity_at": c.last_activity_at}
+    users = [render_conversation_user(u, s) for u, s in view.users]
+    assigned = sorted((s.assigned_at or 0, u.name, u, s) for u, s in view.users if s.assigned)
+    assignees = [render_conversation_user(u, s) for *_, u, s in assigned]
+    labels = [
+        render_shared_label(
+            v.label, parent_names=v.name_with_parent_names, share_with_users=v.share_with_users
+        )
+        for v in view.labels
+    ]
+    web_url, app_url = conversation_urls(public_url, c.id)
+    return {
+        "id": c.id,
+        "created_at": c.created_at,
+        "subject": c.subject,
+        "latest_message_subject": c.latest_message_subject,
+        "organization": {"id": view.organization.id, "name": view.organization.name}
+        if view.organization
+        else None,
+        "color": c.color,
+        "assignees": assignees,
+        "users": users,
+        "attachments_count": c.attachments_count,
+        "messages_count": c.messages_count,
+        "authors": c.authors,
+        "drafts_count": c.drafts_count,
+        "send_later_messages_count": c.send_later_messages_count,
+        "tasks_count": c.tasks_count,
+        "completed_tasks_count": c.completed_tasks_count,
+        "web_url": web_url,
+        "app_url": app_url,
+        "assignee_names": ", ".join(a["name"] for a in assignees),
+        "assignee_emails": ", ".join(a["email"] for a in assignees),
+        "shared_label_names": ", ".join(label["name"] for label in labels),
+        "last_activity_at": c.last_activity_at,
+        "team": (
+            {"id": view.team.id, "name": view.team.name, "organization": view.team.organization_id}
+            if view.team
+            else None
+        ),
+        "shared_labels": labels,
+    }
+
+
+def conversation_urls(public_url: str, conversation_id: str) -> tuple[str, str]:
+    """``web_url`` points at our web UI; ``app_url`` keeps Missive's ``missive://`` scheme."""
+    base = public_url.rstrip("/")
+    fragment = f"/#inbox/conversations/{conversation_id}"
+    return base + fragment, "missive://" + urlsplit(base).netloc + fragment

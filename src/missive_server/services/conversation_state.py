@@ -1,0 +1,129 @@
+"""Low-level state of a conversation: who has access, last activity and the summary columns.
+
+Every writer (messages, posts, comments, drafts, tasks, PATCH) goes through these functions so
+the denormalised copies used by mailbox lists (see db/models/conversations.py) stay in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from missive_server.db.models import (
+    Attachment,
+    Conversation,
+    ConversationLabel,
+    ConversationUser,
+    Message,
+    Task,
+)
+
+
+def grant_access(
+    session: Session,
+    conversation: Conversation,
+    user_ids: Iterable[str],
+    *,
+    now: int,
+    location: str = "inbox",
+) -> list[ConversationUser]:
+    """Give users access; users who already have it keep their state. Returns the new rows."""
+    wanted = list(dict.fromkeys(user_ids))
+    if not wanted:
+        return []
+    existing = set(
+        session.scalars(
+            select(ConversationUser.user_id).where(
+                ConversationUser.conversation_id == conversation.id, ConversationUser.user_id.in_(wanted)
+            )
+        )
+    )
+    added = [
+        ConversationUser(
+            conversation_id=conversation.id,
+            user_id=user_id,
+            location=location,
+            flagged=False,
+            assigned=False,
+            unassigned=False,
+            added_at=now,
+            last_activity_at=conversation.last_activity_at,
+        )
+        for user_id in wanted
+        if user_id not in existing
+    ]
+    session.add_all(added)
+    session.flush()
+    return added
+
+
+def touch(session: Session, conversation: Conversation, at: int) -> None:
+    """Move ``last_activity_at`` forward (never back) on the conversation and its list copies."""
+    if at <= conversation.last_activity_at:
+        return
+    conversation.last_activity_at = at
+    for model in (ConversationUser, ConversationLabel):
+        session.execute(
+            update(model).where(model.conversation_id == conversation.id).values(last_activity_at=at)
+        )
+
+
+def refresh_summary(session: Session, conversation: Conversation) -> None:
+    """Recompute counts, authors and latest subject from the data (not incrementally)."""
+    cid = conversation.id
+    sent = (Message.conversation_id == cid) & Message.draft.is_(False)
+    drafts = (Message.conversation_id == cid) & Message.draft.is_(True)
+    messages_count, latest_subject = _message_facts(session, cid)
+    conversation.messages_count = messages_count
+    conversation.latest_message_subject = latest_subject
+    conversation.attachments_count = session.scalar(
+        select(func.count()).select_from(Attachment).join(Message, Message.id == Attachment.message_id).where(sent)
+    ) or 0
+    conversation.drafts_count = session.scalar(
+        select(func.count()).select_from(Message).where(drafts, Message.send_at.is_(None))
+    ) or 0
+    conversation.send_later_messages_count = session.scalar(
+        select(func.count()).select_from(Message).where(drafts, Message.send_at.is_not(None))
+    ) or 0
+    tasks_count, completed = session.execute(
+        select(func.count(), func.count().filter(Task.state == "closed")).where(Task.conversation_id == cid)
+    ).one()
+    conversation.tasks_count, conversation.completed_tasks_count = tasks_count, completed
+    conversation.authors = _authors(session, cid)
+
+
+def _message_facts(session: Session, conversation_id: str) -> tuple[int, str | None]:
+    count = session.scalar(
+        select(func.count()).where(Message.conversation_id == conversation_id, Message.draft.is_(False))
+    )
+    latest = session.scalar(
+        select(Message.subject)
+        .where(Message.conversation_id == conversation_id, Message.draft.is_(False))
+        .order_by(Message.delivered_at.desc(), Message.created_at.desc())
+        .limit(1)
+    )
+    return count or 0, latest
+
+
+def _authors(session: Session, conversation_id: str) -> list[dict[str, object]]:
+    """Distinct senders, first appearance first: ``{"name", "address"}`` or ``{"name", "phone_number"}``."""
+    senders = session.scalars(
+        select(Message.from_field)
+        .where(Message.conversation_id == conversation_id, Message.draft.is_(False))
+        .order_by(Message.delivered_at, Message.created_at)
+    )
+    authors: dict[str, dict[str, object]] = {}
+    for sender in senders:
+        if not sender:
+            continue
+        author = _author(sender)
+        authors.setdefault(repr(sorted(author.items())), author)
+    return list(authors.values())
+
+
+def _author(sender: dict[str, object]) -> dict[str, object]:
+    if sender.get("phone_number"):
+        return {"name": sender.get("name") or sender["phone_number"], "phone_number": sender["phone_number"]}
+    return {"name": sender.get("name") or sender.get("address"), "address": sender.get("address")}

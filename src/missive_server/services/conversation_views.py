@@ -1,0 +1,95 @@
+"""Everything needed to render conversations, loaded for a whole page in a fixed number of
+queries (no N+1): the rows, organizations, teams, users with their state, and labels."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from missive_server.auth import Principal
+from missive_server.db.models import (
+    Conversation,
+    ConversationLabel,
+    ConversationUser,
+    Organization,
+    SharedLabel,
+    SharedLabelUser,
+    Team,
+    User,
+)
+from missive_server.schemas.conversations import ConversationView, LabelView
+from missive_server.services.shared_labels import names_with_parents
+
+
+def load_views(
+    session: Session, conversations: Sequence[Conversation], *, actor: Principal
+) -> list[ConversationView]:
+    if not conversations:
+        return []
+    ids = [c.id for c in conversations]
+    organizations = _by_id(session, Organization, {c.organization_id for c in conversations})
+    teams = _by_id(session, Team, {c.team_id for c in conversations})
+    users = _users(session, ids)
+    labels = _labels(session, ids)
+    return [
+        ConversationView(
+            conversation=c,
+            organization=organizations.get(c.organization_id or ""),
+            team=teams.get(c.team_id or ""),
+            guest=c.organization_id is not None and not actor.is_member(c.organization_id),
+            users=users.get(c.id, []),
+            labels=labels.get(c.id, []),
+        )
+        for c in conversations
+    ]
+
+
+def _by_id(
+    session: Session, model: type[Organization] | type[Team], ids: set[str | None]
+) -> dict[str, object]:
+    wanted = [i for i in ids if i]
+    if not wanted:
+        return {}
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(wanted)))}
+
+
+def _users(session: Session, ids: list[str]) -> dict[str, list[tuple[User, ConversationUser]]]:
+    rows = session.execute(
+        select(User, ConversationUser)
+        .join(ConversationUser, ConversationUser.user_id == User.id)
+        .where(ConversationUser.conversation_id.in_(ids))
+        .order_by(ConversationUser.added_at, User.name)
+    ).all()
+    grouped: dict[str, list[tuple[User, ConversationUser]]] = defaultdict(list)
+    for user, state in rows:
+        grouped[state.conversation_id].append((user, state))
+    return grouped
+
+
+def _labels(session: Session, ids: list[str]) -> dict[str, list[LabelView]]:
+    rows = session.execute(
+        select(ConversationLabel.conversation_id, SharedLabel)
+        .join(SharedLabel, SharedLabel.id == ConversationLabel.shared_label_id)
+        .where(ConversationLabel.conversation_id.in_(ids))
+        .order_by(ConversationLabel.added_at, SharedLabel.name)
+    ).all()
+    if not rows:
+        return {}
+    labels = {label.id: label for _, label in rows}
+    names = names_with_parents(session, list(labels.values()))
+    shared_users: dict[str, list[str]] = defaultdict(list)
+    for label_id, user_id in session.execute(
+        select(SharedLabelUser.shared_label_id, SharedLabelUser.user_id).where(
+            SharedLabelUser.shared_label_id.in_(labels)
+        )
+    ):
+        shared_users[label_id].append(user_id)
+    grouped: dict[str, list[LabelView]] = defaultdict(list)
+    for conversation_id, label in rows:
+        grouped[conversation_id].append(
+            LabelView(label, names[label.id], shared_users.get(label.id, []))
+        )
+    return grouped
