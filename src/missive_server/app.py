@@ -6,7 +6,16 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from missive_server import __version__
-from missive_server.api import organizations, shared_labels, teams, users
+from missive_server.api import (
+    conversation_entries,
+    conversations,
+    files,
+    messages,
+    organizations,
+    shared_labels,
+    teams,
+    users,
+)
 from missive_server.api.errors import install_error_handlers
 from missive_server.api.middleware import RequestGuard
 from missive_server.api.rate_limit import RateLimiter, RateLimitMiddleware
@@ -15,7 +24,15 @@ from missive_server.db.engine import make_engine, make_session_factory
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.settings import Settings
 
-V1_ROUTERS = (organizations.router, users.router, teams.router, shared_labels.router)
+V1_ROUTERS = (
+    organizations.router,
+    users.router,
+    conversations.router,
+    teams.router,
+    shared_labels.router,
+    messages.router,
+    conversation_entries.router,
+)
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorEnvelope, "description": text}
@@ -44,6 +61,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     for router in V1_ROUTERS:
         v1.include_router(router)
     app.include_router(v1)
+    app.include_router(files.router)
 
     install_error_handlers(app)
     if settings.rate_limit == "missive":

@@ -204,10 +204,16 @@ def find_by_email_message_id(
     )
 
 
-def load_message_views(session: Session, messages: list[Message]) -> list[MessageView]:
-    """Attachments and authors of a page of messages or drafts, in two queries at most."""
+def load_message_views(
+    session: Session, messages: list[Message], *, all_authors: bool = False
+) -> list[MessageView]:
+    """Attachments and authors of a page of messages or drafts, in two queries at most.
+
+    Only non-email messages render their author (spec 1A), drafts always do (``all_authors``).
+    """
     attachments = attachments_by_message(session, [m.id for m in messages])
-    authors = users_by_id(session, {m.author_id for m in messages if m.author_id})
+    wanted = {m.author_id for m in messages if m.author_id and (all_authors or m.type != "email")}
+    authors = users_by_id(session, wanted)
     return [
         MessageView(
             message=m,
