@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,9 +48,10 @@ def load_views(
     ]
 
 
-def _by_id(
-    session: Session, model: type[Organization] | type[Team], ids: set[str | None]
-) -> dict[str, object]:
+_Row = TypeVar("_Row", Organization, Team)
+
+
+def _by_id(session: Session, model: type[_Row], ids: set[str | None]) -> dict[str, _Row]:
     wanted = [i for i in ids if i]
     if not wanted:
         return {}
