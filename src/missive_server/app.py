@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from missive_server import __version__
 from missive_server.api import (
     conversation_entries,
+    conversation_updates,
     conversations,
     files,
     messages,
@@ -32,6 +33,7 @@ V1_ROUTERS = (
     shared_labels.router,
     messages.router,
     conversation_entries.router,
+    conversation_updates.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
