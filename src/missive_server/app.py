@@ -71,3 +71,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     # Added last so it runs first: oversized bodies are refused before anything else.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Uvicorn's app factory for ``missive-server serve``: each worker process builds its own."""
+    return create_app(Settings())

@@ -1,0 +1,267 @@
+"""The ``missive-server`` command line. Thin: parse, call services, print.
+
+Results go to stdout (tokens, JSON); progress, notes and errors go to stderr, so
+``missive-server token create ... | pbcopy`` and ``missive-server seed f.json > ids.json`` work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+import uvicorn
+from alembic.runtime.migration import MigrationContext
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from missive_server.clock import SystemClock
+from missive_server.db import migrate as migrations
+from missive_server.db.engine import make_engine, make_session_factory
+from missive_server.errors import NotFound
+from missive_server.schemas.seed import SeedDocument
+from missive_server.services import demo as demo_service
+from missive_server.services import seed as seed_service
+from missive_server.services import tokens
+from missive_server.settings import Settings
+
+app = typer.Typer(
+    name="missive-server",
+    help="A server that speaks Missive's public REST API v1.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def main() -> None:
+    app()
+
+
+def _stderr() -> Console:
+    # soft_wrap: long messages and tokens stay on one line, so they copy and grep whole.
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str) -> NoReturn:
+    _stderr().print(f"[bold red]Error:[/] {escape(message)}")
+    raise typer.Exit(1)
+
+
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+@contextmanager
+def _engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    try:
+        yield engine
+    except OperationalError as error:
+        _fail(f"Cannot use the database {_url(engine)}: {error.orig or error}")
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Session]:
+    """A migrated database and one transaction: committed on success, rolled back otherwise."""
+    with _engine(settings) as engine:
+        migrations.upgrade(engine)
+        with make_session_factory(engine)() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations to MISSIVE_DATABASE_URL."""
+    with _engine(Settings()) as engine:
+        before = _revision(engine)
+        migrations.upgrade(engine)
+        after = _revision(engine)
+    if before == after:
+        typer.echo(f"{_url(engine)}: already at the latest revision ({after})")
+    else:
+        typer.echo(f"{_url(engine)}: migrated from {before or 'an empty database'} to {after}")
+
+
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+    emulator: bool = typer.Option(
+        False, "--emulator", help="Mount the /_emulator/* control plane."
+    ),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Migrate the database, then serve the API (uvicorn with uvloop and httptools)."""
+    if emulator:
+        # Through the environment so every worker process builds the same settings.
+        os.environ["MISSIVE_EMULATOR"] = "1"
+    with _engine(Settings()) as engine:
+        migrations.upgrade(engine)
+    _stderr().print(f"Missive API v1 on http://{host}:{port}/v1 (database {escape(_url(engine))})")
+    uvicorn.run(
+        "missive_server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+@token_app.command("create")
+def token_create(
+    email: str = typer.Option(..., "--email", help="Email of the user the token acts as."),
+    name: str | None = typer.Option(None, "--name", help="A label to tell tokens apart."),
+) -> None:
+    """Print a new API token (missive_pat-...); it is shown only once."""
+    with _database(Settings()) as session:
+        try:
+            user = tokens.find_user_by_email(session, email)
+        except NotFound:
+            _fail(
+                f"No user has the email '{email}'; create one with `missive-server seed` or `demo`"
+            )
+        token = tokens.issue_token(session, user_id=user.id, now=SystemClock().now(), name=name)
+    typer.echo(token)
+    _stderr().print(
+        f"Token for {escape(user.name)} <{escape(user.email)}>: store it now, it is shown once."
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(token: str = typer.Argument(..., help="The token to revoke.")) -> None:
+    """Revoke an API token; requests with it then get 401."""
+    with _database(Settings()) as session:
+        try:
+            tokens.revoke_token(session, token=token.strip(), now=SystemClock().now())
+        except NotFound:
+            _fail("No active token matches: it is unknown or already revoked")
+    typer.echo("Token revoked")
+
+
+@app.command()
+def seed(
+    file: str = typer.Argument(..., metavar="FILE.json", help="Seed document; '-' reads stdin."),
+) -> None:
+    """Create what a seed document describes (idempotent); print the ids and tokens as JSON."""
+    raw = _read_json(file)
+    try:
+        document = seed_service.parse_document(raw)
+    except seed_service.SeedError as error:
+        _fail(error.message)
+    with _database(Settings()) as session:
+        try:
+            result = _seed_with_progress(session, document)
+        except seed_service.SeedError as error:
+            _fail(error.message)
+    for note in result.notes:
+        _stderr().print(f"Note: {escape(note)}")
+    typer.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+
+
+def _read_json(file: str) -> Any:
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except OSError as error:
+        _fail(f"Cannot read {file}: {error.strerror}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        _fail(f"{file}: line {error.lineno} column {error.colno}: {error.msg}")
+
+
+def _seed_with_progress(session: Session, document: SeedDocument) -> seed_service.SeedResult:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=_stderr(), transient=True) as progress:
+        task = progress.add_task("Seeding", total=document.entry_count())
+
+        def advance(label: str) -> None:
+            progress.update(task, advance=1, description=f"Seeding {escape(label)}")
+
+        return seed_service.seed(session, document, now=SystemClock().now(), progress=advance)
+
+
+@app.command()
+def demo(
+    quiet_if_seeded: bool = typer.Option(
+        False, "--quiet-if-seeded", help="When the demo exists, only print its token."
+    ),
+) -> None:
+    """Seed the demo organization (Acme Inc.) and print a token and a curl example."""
+    settings = Settings()
+    with _database(settings) as session:
+        if quiet_if_seeded and demo_service.demo_is_seeded(session):
+            active = tokens.authenticate(session, demo_service.DEMO_OWNER_TOKEN) is not None
+            _print_demo_token(settings, active)
+            return
+        document = demo_service.demo_document(SystemClock().now())
+        result = _seed_with_progress(session, document)
+    _print_demo(settings, document, result)
+
+
+def _curl(settings: Settings, token: str) -> str:
+    url = f"{settings.public_base}/v1/conversations?inbox=true"
+    return f'curl -H "Authorization: Bearer {token}" "{url}"'
+
+
+def _print_demo(
+    settings: Settings, document: SeedDocument, result: seed_service.SeedResult
+) -> None:
+    table = Table.grid(padding=(0, 2))
+    table.add_row(
+        "Organization",
+        f"{demo_service.DEMO_ORGANIZATION} ({len(document.conversations)} conversations)",
+    )
+    for user in document.users:
+        role = user.organizations.get(demo_service.DEMO_ORGANIZATION, "user")
+        table.add_row(f"{user.name} ({role})", f"{user.email}  {result.tokens.get(user.email, '')}")
+    console = Console(soft_wrap=True)
+    console.print(Panel(table, title="Demo organization ready", expand=False))
+    console.print(f"Token of the owner: {demo_service.DEMO_OWNER_TOKEN}")
+    console.print("Try it (after `missive-server serve`):")
+    console.print(_curl(settings, demo_service.DEMO_OWNER_TOKEN))
+
+
+def _print_demo_token(settings: Settings, active: bool) -> None:
+    console = Console(soft_wrap=True)
+    if not active:
+        console.print(
+            f"The demo token was revoked; create one with `missive-server token create --email "
+            f"{demo_service.DEMO_OWNER_EMAIL}`"
+        )
+        return
+    console.print(f"Demo organization '{demo_service.DEMO_ORGANIZATION}' is already seeded.")
+    console.print(f"Token of the owner: {demo_service.DEMO_OWNER_TOKEN}")
+    console.print("Try it:")
+    console.print(_curl(settings, demo_service.DEMO_OWNER_TOKEN))
+
+
+if __name__ == "__main__":
+    main()

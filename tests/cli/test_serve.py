@@ -1,0 +1,62 @@
+"""``missive-server serve`` really starts: a subprocess on a free port, migrated, answering 401."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+STARTUP_SECONDS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def command() -> list[str]:
+    script = Path(sys.executable).parent / "missive-server"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "missive_server.cli"]
+
+
+def test_serve_migrates_and_answers(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "MISSIVE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
+    server = subprocess.Popen(
+        [*command(), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        response = wait_for(f"http://127.0.0.1:{port}/v1/organizations", server)
+        assert response.status_code == 401
+        assert response.json() == {
+            "error": {"message": "Authentication token is invalid or has been revoked"}
+        }
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def wait_for(url: str, server: subprocess.Popen[bytes]) -> httpx.Response:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output = server.stdout.read().decode() if server.stdout else ""
+            raise AssertionError(f"serve exited with {server.returncode}:\n{output}")
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"serve did not answer within {STARTUP_SECONDS} s")
