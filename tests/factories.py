@@ -43,7 +43,12 @@ class Factory:
         name: str | None = None,
         organizations: dict[Organization, str] | None = None,
     ) -> User:
-        user = User(id=new_id(), email=email, name=name or email.split("@")[0].title(), created_at=self.clock.now())
+        user = User(
+            id=new_id(),
+            email=email,
+            name=name or email.split("@")[0].title(),
+            created_at=self.clock.now(),
+        )
         memberships = [
             Membership(organization_id=org.id, user_id=user.id, role=role)
             for org, role in (organizations or {}).items()
@@ -57,7 +62,9 @@ class Factory:
         self.session.commit()
         return value
 
-    def member(self, org: Organization, role: str = "user", email: str | None = None) -> tuple[User, str]:
+    def member(
+        self, org: Organization, role: str = "user", email: str | None = None
+    ) -> tuple[User, str]:
         """A user of ``org`` and a token for them."""
         user = self.user(email or f"{new_id()[:8]}@acme.test", organizations={org: role})
         return user, self.token(user)
@@ -72,7 +79,8 @@ class Factory:
         team = Team(id=new_id(), organization_id=org.id, name=name, created_at=self.clock.now())
         self._save(team)
         members = [
-            TeamMember(team_id=team.id, user_id=u.id, role="active", position=i) for i, u in enumerate(active or [])
+            TeamMember(team_id=team.id, user_id=u.id, role="active", position=i)
+            for i, u in enumerate(active or [])
         ] + [
             TeamMember(team_id=team.id, user_id=u.id, role="observer", position=i)
             for i, u in enumerate(observers or [])
@@ -99,7 +107,12 @@ class Factory:
             created_at=self.clock.now(),
         )
         self._save(label)
-        self._save(*[SharedLabelUser(shared_label_id=label.id, user_id=u.id) for u in share_with_users or []])
+        self._save(
+            *[
+                SharedLabelUser(shared_label_id=label.id, user_id=u.id)
+                for u in share_with_users or []
+            ]
+        )
         return label
 
 
@@ -130,17 +143,28 @@ class ConversationFactory:
             team_id=team.id if team else None,
             subject=subject,
         )
-        conversation_state.grant_access(self.session, conversation, [u.id for u in users or []], now=now, location=location)
+        conversation_state.grant_access(
+            self.session, conversation, [u.id for u in users or []], now=now, location=location
+        )
         for label in labels or []:
             self.session.add(
                 ConversationLabel(
-                    conversation_id=conversation.id, shared_label_id=label.id, added_at=now, last_activity_at=now
+                    conversation_id=conversation.id,
+                    shared_label_id=label.id,
+                    added_at=now,
+                    last_activity_at=now,
                 )
             )
         self.session.flush()
-        for data in messages or [MessageInput(subject="Hello", body="<p>Hi</p>", delivered_at=now,
-                                              from_field={"name": "C", "address": "c@example.com"},
-                                              to_fields=[{"address": "support@acme.test"}])]:
+        for data in messages or [
+            MessageInput(
+                subject="Hello",
+                body="<p>Hi</p>",
+                delivered_at=now,
+                from_field={"name": "C", "address": "c@example.com"},
+                to_fields=[{"address": "support@acme.test"}],
+            )
+        ]:
             messages_service.add_message(self.session, conversation, data, now=now)
         self.session.commit()
         return conversation
@@ -157,7 +181,6 @@ def set_user_state(
     for name, value in state.items():
         setattr(row, name, value)
     factory.session.commit()
-
 
 
 class EntryFactory:

@@ -48,7 +48,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+) -> FastAPI:
     app = FastAPI(
         title="missive-server",
         version=__version__,

@@ -19,11 +19,13 @@ def test_lists_only_the_callers_organizations(client: TestClient, factory: Facto
 
 def test_offset_pagination(client: TestClient, factory: Factory) -> None:
     orgs = [factory.organization(f"Org {i}") for i in range(3)]
-    user = factory.user(organizations={org: "user" for org in orgs})
+    user = factory.user(organizations=dict.fromkeys(orgs, "user"))
     token = factory.token(user)
 
     first = client.get("/v1/organizations?limit=2", headers=bearer(token)).json()["organizations"]
-    rest = client.get("/v1/organizations?limit=2&offset=2", headers=bearer(token)).json()["organizations"]
+    rest = client.get("/v1/organizations?limit=2&offset=2", headers=bearer(token)).json()[
+        "organizations"
+    ]
 
     assert [o["name"] for o in first] == ["Org 0", "Org 1"]
     assert [o["name"] for o in rest] == ["Org 2"]

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Row, Select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from missive_server.pagination import CursorPage
+
+_Ts = TypeVarTuple("_Ts")
+Column = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 def cursor_rows(
     session: Session,
-    stmt: Select[Any],
+    stmt: Select[*_Ts],
     *,
-    timestamp: ColumnElement[Any],
-    tiebreak: ColumnElement[Any],
+    timestamp: Column,
+    tiebreak: Column,
     page: CursorPage,
-) -> Sequence[Row[Any]]:
-    """Rows of ``stmt`` (whose first two columns are the tiebreak id and the timestamp), one page.
+) -> Sequence[Row[*_Ts]]:
+    """One page of ``stmt``, whose first two columns are the tiebreak id and the timestamp.
 
     When the page is full, rows sharing the last row's timestamp are appended, so a client that
     passes that timestamp as ``until`` never skips anything (and may see a page > ``limit``).
@@ -29,7 +32,8 @@ def cursor_rows(
     rows = session.execute(stmt.order_by(timestamp.desc(), tiebreak.desc()).limit(page.limit)).all()
     if len(rows) < page.limit:
         return rows
-    last_id, last_ts = rows[-1][0], rows[-1][1]
+    last: tuple[Any, ...] = tuple(rows[-1])
+    last_id, last_ts = last[0], last[1]
     ties = session.execute(
         stmt.where(timestamp == last_ts, tiebreak < last_id).order_by(tiebreak.desc())
     ).all()

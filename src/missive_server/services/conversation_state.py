@@ -36,7 +36,8 @@ def grant_access(
     existing = set(
         session.scalars(
             select(ConversationUser.user_id).where(
-                ConversationUser.conversation_id == conversation.id, ConversationUser.user_id.in_(wanted)
+                ConversationUser.conversation_id == conversation.id,
+                ConversationUser.user_id.in_(wanted),
             )
         )
     )
@@ -66,7 +67,9 @@ def touch(session: Session, conversation: Conversation, at: int) -> None:
     conversation.last_activity_at = at
     for model in (ConversationUser, ConversationLabel):
         session.execute(
-            update(model).where(model.conversation_id == conversation.id).values(last_activity_at=at)
+            update(model)
+            .where(model.conversation_id == conversation.id)
+            .values(last_activity_at=at)
         )
 
 
@@ -78,17 +81,31 @@ def refresh_summary(session: Session, conversation: Conversation) -> None:
     messages_count, latest_subject = _message_facts(session, cid)
     conversation.messages_count = messages_count
     conversation.latest_message_subject = latest_subject
-    conversation.attachments_count = session.scalar(
-        select(func.count()).select_from(Attachment).join(Message, Message.id == Attachment.message_id).where(sent)
-    ) or 0
-    conversation.drafts_count = session.scalar(
-        select(func.count()).select_from(Message).where(drafts, Message.send_at.is_(None))
-    ) or 0
-    conversation.send_later_messages_count = session.scalar(
-        select(func.count()).select_from(Message).where(drafts, Message.send_at.is_not(None))
-    ) or 0
+    conversation.attachments_count = (
+        session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .join(Message, Message.id == Attachment.message_id)
+            .where(sent)
+        )
+        or 0
+    )
+    conversation.drafts_count = (
+        session.scalar(
+            select(func.count()).select_from(Message).where(drafts, Message.send_at.is_(None))
+        )
+        or 0
+    )
+    conversation.send_later_messages_count = (
+        session.scalar(
+            select(func.count()).select_from(Message).where(drafts, Message.send_at.is_not(None))
+        )
+        or 0
+    )
     tasks_count, completed = session.execute(
-        select(func.count(), func.count().filter(Task.state == "closed")).where(Task.conversation_id == cid)
+        select(func.count(), func.count().filter(Task.state == "closed")).where(
+            Task.conversation_id == cid
+        )
     ).one()
     conversation.tasks_count, conversation.completed_tasks_count = tasks_count, completed
     conversation.authors = _authors(session, cid)
@@ -96,7 +113,9 @@ def refresh_summary(session: Session, conversation: Conversation) -> None:
 
 def _message_facts(session: Session, conversation_id: str) -> tuple[int, str | None]:
     count = session.scalar(
-        select(func.count()).where(Message.conversation_id == conversation_id, Message.draft.is_(False))
+        select(func.count()).where(
+            Message.conversation_id == conversation_id, Message.draft.is_(False)
+        )
     )
     latest = session.scalar(
         select(Message.subject)
@@ -108,7 +127,7 @@ def _message_facts(session: Session, conversation_id: str) -> tuple[int, str | N
 
 
 def _authors(session: Session, conversation_id: str) -> list[dict[str, object]]:
-    """Distinct senders, first appearance first: ``{"name", "address"}`` or ``{"name", "phone_number"}``."""
+    """Distinct senders, first seen first: ``{name, address}`` or ``{name, phone_number}``."""
     senders = session.scalars(
         select(Message.from_field)
         .where(Message.conversation_id == conversation_id, Message.draft.is_(False))
@@ -125,5 +144,8 @@ def _authors(session: Session, conversation_id: str) -> list[dict[str, object]]:
 
 def _author(sender: dict[str, object]) -> dict[str, object]:
     if sender.get("phone_number"):
-        return {"name": sender.get("name") or sender["phone_number"], "phone_number": sender["phone_number"]}
+        return {
+            "name": sender.get("name") or sender["phone_number"],
+            "phone_number": sender["phone_number"],
+        }
     return {"name": sender.get("name") or sender.get("address"), "address": sender.get("address")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, exists, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
@@ -65,9 +65,10 @@ def create_conversation(
     account_id: str | None = None,
     subject: str | None = None,
     color: str | None = None,
+    conversation_id: str | None = None,
 ) -> Conversation:
     conversation = Conversation(
-        id=new_id(),
+        id=conversation_id or new_id(),
         organization_id=organization_id,
         team_id=team_id,
         team_state="inbox" if team_id else "none",
@@ -97,10 +98,14 @@ def resolve_merges(session: Session, conversation: Conversation | None) -> Conve
     return conversation
 
 
-def get_visible_conversation(session: Session, *, actor: Principal, conversation_id: str) -> Conversation:
+def get_visible_conversation(
+    session: Session, *, actor: Principal, conversation_id: str
+) -> Conversation:
     """The conversation (or the survivor it was merged into) if the caller has access, else 404."""
     conversation = resolve_merges(session, session.get(Conversation, conversation_id))
-    if conversation is None or not has_access(session, actor=actor, conversation_id=conversation.id):
+    if conversation is None or not has_access(
+        session, actor=actor, conversation_id=conversation.id
+    ):
         raise not_found("Conversation", conversation_id)
     return conversation
 
@@ -109,7 +114,8 @@ def has_access(session: Session, *, actor: Principal, conversation_id: str) -> b
     return (
         session.scalar(
             select(ConversationUser.user_id).where(
-                ConversationUser.conversation_id == conversation_id, ConversationUser.user_id == actor.user_id
+                ConversationUser.conversation_id == conversation_id,
+                ConversationUser.user_id == actor.user_id,
             )
         )
         is not None
@@ -136,10 +142,16 @@ def list_conversations(
     return [found[i] for i in ids]
 
 
-def _mailbox_query(session: Session, actor: Principal, f: MailboxFilters) -> Select[tuple[str, int]]:
+def _mailbox_query(session: Session, actor: Principal, f: MailboxFilters) -> Select[str, int]:
     cu = ConversationUser
     stmt = select(cu.conversation_id, cu.last_activity_at).where(cu.user_id == actor.user_id)
-    location = {"inbox": f.inbox, "closed": f.closed, "snoozed": f.snoozed, "trashed": f.trashed, "junked": f.junked}
+    location = {
+        "inbox": f.inbox,
+        "closed": f.closed,
+        "snoozed": f.snoozed,
+        "trashed": f.trashed,
+        "junked": f.junked,
+    }
     for name, wanted in location.items():
         if wanted:
             stmt = stmt.where(cu.location == name)
@@ -152,20 +164,24 @@ def _mailbox_query(session: Session, actor: Principal, f: MailboxFilters) -> Sel
     if f.drafts:
         stmt = stmt.where(
             exists().where(
-                Message.conversation_id == cu.conversation_id, Message.draft.is_(True), Message.author_id == actor.user_id
+                Message.conversation_id == cu.conversation_id,
+                Message.draft.is_(True),
+                Message.author_id == actor.user_id,
             )
         )
     stmt = _view_filters(session, actor, f, stmt)
     if f.email is not None:
         stmt = stmt.where(_address_match(ConversationAddress.address == f.email.strip().lower()))
     if f.domain is not None:
-        stmt = stmt.where(_address_match(ConversationAddress.domain == f.domain.strip().lower().lstrip("@")))
+        stmt = stmt.where(
+            _address_match(ConversationAddress.domain == f.domain.strip().lower().lstrip("@"))
+        )
     return stmt
 
 
 def _view_filters(
-    session: Session, actor: Principal, f: MailboxFilters, stmt: Select[tuple[str, int]]
-) -> Select[tuple[str, int]]:
+    session: Session, actor: Principal, f: MailboxFilters, stmt: Select[str, int]
+) -> Select[str, int]:
     cu = ConversationUser
     if f.shared_label is not None:
         label = session.get(SharedLabel, f.shared_label)
@@ -173,7 +189,8 @@ def _view_filters(
             raise not_found("Shared label", f.shared_label)
         stmt = stmt.where(
             exists().where(
-                ConversationLabel.conversation_id == cu.conversation_id, ConversationLabel.shared_label_id == label.id
+                ConversationLabel.conversation_id == cu.conversation_id,
+                ConversationLabel.shared_label_id == label.id,
             )
         )
     team_views = {"inbox": f.team_inbox, "closed": f.team_closed, "all": f.team_all}
@@ -192,14 +209,21 @@ def _view_filters(
         # Spec 2.5.1: `organization` has no effect together with shared_label / team_* views.
         require_member(actor, f.organization)
         stmt = stmt.where(
-            exists().where(Conversation.id == cu.conversation_id, Conversation.organization_id == f.organization)
+            exists().where(
+                Conversation.id == cu.conversation_id,
+                Conversation.organization_id == f.organization,
+            )
         )
     return stmt
 
 
-def _address_match(condition: object) -> object:
-    return exists().where(ConversationAddress.conversation_id == ConversationUser.conversation_id, condition)  # type: ignore[arg-type]
+def _address_match(condition: ColumnElement[bool]) -> Exists:
+    return exists().where(
+        ConversationAddress.conversation_id == ConversationUser.conversation_id, condition
+    )
 
 
 def conversations_by_ids(session: Session, ids: Sequence[str]) -> dict[str, Conversation]:
-    return {c.id: c for c in session.scalars(select(Conversation).where(Conversation.id.in_(list(ids))))}
+    return {
+        c.id: c for c in session.scalars(select(Conversation).where(Conversation.id.in_(list(ids))))
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -66,7 +66,9 @@ def normalize_reference(value: str) -> str:
     return value.strip().removeprefix("<").removesuffix(">").strip()
 
 
-def add_message(session: Session, conversation: Conversation, data: MessageInput, *, now: int) -> Message:
+def add_message(
+    session: Session, conversation: Conversation, data: MessageInput, *, now: int
+) -> Message:
     """Record a delivered message: references, participants, attachments, summary, activity."""
     delivered_at = data.delivered_at if data.delivered_at is not None else now
     message = Message(
@@ -98,7 +100,9 @@ def add_message(session: Session, conversation: Conversation, data: MessageInput
     record_references(session, message)
     record_addresses(session, conversation, _participants(data))
     session.add_all(
-        build_attachment(a, now=now, organization_id=conversation.organization_id, message_id=message.id)
+        build_attachment(
+            a, now=now, organization_id=conversation.organization_id, message_id=message.id
+        )
         for a in data.attachments
     )
     session.flush()
@@ -108,23 +112,33 @@ def add_message(session: Session, conversation: Conversation, data: MessageInput
 
 
 def record_references(session: Session, message: Message) -> None:
-    values = [message.email_message_id, message.external_id, *message.references, *message.in_reply_to]
+    values = [
+        message.email_message_id,
+        message.external_id,
+        *message.references,
+        *message.in_reply_to,
+    ]
     normalized = dict.fromkeys(normalize_reference(v) for v in values if v)
     normalized.pop("", None)
     session.add_all(
-        MessageReference(message_id=message.id, reference=ref, conversation_id=message.conversation_id)
+        MessageReference(
+            message_id=message.id, reference=ref, conversation_id=message.conversation_id
+        )
         for ref in normalized
     )
 
 
-def record_addresses(session: Session, conversation: Conversation, addresses: Iterable[str]) -> None:
+def record_addresses(
+    session: Session, conversation: Conversation, addresses: Iterable[str]
+) -> None:
     wanted = {a.strip().lower() for a in addresses if a and "@" in a}
     if not wanted:
         return
     known = set(
         session.scalars(
             select(ConversationAddress.address).where(
-                ConversationAddress.conversation_id == conversation.id, ConversationAddress.address.in_(wanted)
+                ConversationAddress.conversation_id == conversation.id,
+                ConversationAddress.address.in_(wanted),
             )
         )
     )
@@ -135,7 +149,13 @@ def record_addresses(session: Session, conversation: Conversation, addresses: It
 
 
 def _participants(data: MessageInput) -> list[str]:
-    fields = [data.from_field, *data.to_fields, *data.cc_fields, *data.bcc_fields, *data.reply_to_fields]
+    fields = [
+        data.from_field,
+        *data.to_fields,
+        *data.cc_fields,
+        *data.bcc_fields,
+        *data.reply_to_fields,
+    ]
     return [str(f["address"]) for f in fields if f and f.get("address")]
 
 
@@ -300,13 +320,5 @@ def cursor_entities(
     page: CursorPage,
 ) -> list[E]:
     """``db.paging.cursor_rows`` over ``select(id, timestamp, Entity)``, returning the entities."""
-    # cursor_rows is annotated with a one-column Select[Any]; the casts bridge SQLAlchemy 2.1's
-    # variadic Select typing until that signature takes any Select.
-    rows = cursor_rows(
-        session,
-        cast("Select[Any]", stmt),
-        timestamp=timestamp.expression,
-        tiebreak=tiebreak.expression,
-        page=page,
-    )
-    return [cast(E, row[-1]) for row in rows]
+    rows = cursor_rows(session, stmt, timestamp=timestamp, tiebreak=tiebreak, page=page)
+    return [row[-1] for row in rows]

@@ -173,8 +173,8 @@ def _create(
         account_id=refs.account.id if refs.account else None,
         subject=entry.subject,
         color=entry.color,
+        conversation_id=conversation_id,
     )
-    conversation.id = conversation_id  # Renamed before anything refers to it; see module doc.
     if entry.closed and refs.team is not None:
         conversation.team_state = "closed"
     session.flush()
