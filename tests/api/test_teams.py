@@ -1,18 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from missive_server.db.models import Organization, Team
 from missive_server.ids import new_id
 from missive_server.schemas.teams import TeamsEnvelope
-from tests.conftest import bearer
+from tests.conftest import bearer, count_queries
 from tests.factories import Factory
 
 UNAUTHORIZED = {"error": {"message": "Authentication token is invalid or has been revoked"}}
@@ -55,20 +53,6 @@ def teams_of(response: Any) -> list[dict[str, Any]]:
     TeamsEnvelope.model_validate(body)  # the exact wire schema, no extra field
     teams: list[dict[str, Any]] = body["teams"]
     return teams
-
-
-@contextmanager
-def count_queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 # --- GET /v1/teams ------------------------------------------------------------------------------
