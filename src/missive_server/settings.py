@@ -30,6 +30,31 @@ class Settings(BaseSettings):
         default=10 * 1024 * 1024, description="Largest accepted request body (spec 2.6.1: 10 MB)."
     )
 
+    smtp_url: str | None = Field(
+        default=None,
+        description=(
+            "Outgoing relay: smtp://user:pass@host:port (add ?starttls=true), or smtps:// for "
+            "implicit TLS. Unset: outgoing mail is captured (kept in the outbox, marked sent)."
+        ),
+    )
+    smtp_listen: str | None = Field(
+        default=None, description="host:port of the inbound SMTP listener, e.g. 127.0.0.1:2525."
+    )
+    delivery_max_attempts: int = Field(
+        default=6,
+        ge=1,
+        description="Attempts per outgoing mail or channel message before it fails.",
+    )
+    delivery_backoff_seconds: int = Field(
+        default=30, ge=1, description="First retry delay; doubles on every further attempt."
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the in-process worker looks for due work."
+    )
+    run_worker: bool = Field(
+        default=True, description="Run the delivery worker as a thread inside `serve`."
+    )
+
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")

@@ -10,6 +10,7 @@ from missive_server.db.models.conversations import (
 )
 from missive_server.db.models.messages import Attachment, Message, MessageReference
 from missive_server.db.models.organizations import Membership, Organization, User
+from missive_server.db.models.outbox import OutboxItem
 from missive_server.db.models.posts import Post
 from missive_server.db.models.shared_labels import SharedLabel, SharedLabelUser
 from missive_server.db.models.tasks import Task, TaskAssignee
@@ -31,6 +32,7 @@ __all__ = [
     "Message",
     "MessageReference",
     "Organization",
+    "OutboxItem",
     "Post",
     "SharedLabel",
     "SharedLabelUser",

@@ -1,0 +1,1 @@
+"""Side effects that leave the server: the worker, outgoing mail and channels, inbound SMTP."""

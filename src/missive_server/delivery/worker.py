@@ -1,0 +1,124 @@
+"""The delivery worker: claims due outbox rows and hands each to the handler for its kind.
+
+Claiming and recording happen in short transactions; the handler's network I/O happens between
+them, outside any transaction. Runs as a thread inside ``serve`` or as ``missive-server worker``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from missive_server.clock import Clock
+from missive_server.db.models import OutboxItem
+from missive_server.services import outbox
+from missive_server.services.outbox import RetryPolicy
+
+log = logging.getLogger("missive_server.worker")
+
+
+class DeliveryError(Exception):
+    """A failed attempt. ``permanent`` failures are not retried (e.g. a 5xx SMTP refusal)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    raw: bytes | None = None
+    captured: bool = False
+
+
+class Handler(Protocol):
+    def deliver(self, session: Session, item: OutboxItem, *, now: int) -> Delivered:
+        """Do the work of one row. May read the database through ``session``; raises
+        ``DeliveryError`` on failure. Database writes it makes commit with the outcome."""
+        ...
+
+
+class Worker:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        clock: Clock,
+        handlers: Mapping[str, Handler],
+        policy: RetryPolicy,
+        batch_size: int = 20,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.handlers = handlers
+        self.policy = policy
+        self.batch_size = batch_size
+
+    def run_once(self) -> int:
+        """Deliver every row due now; returns how many rows were attempted."""
+        attempted = 0
+        while True:
+            ids = self._claim()
+            for item_id in ids:
+                self._deliver(item_id)
+            attempted += len(ids)
+            if len(ids) < self.batch_size:
+                return attempted
+
+    def run_forever(self, stop: threading.Event, poll_seconds: float) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a broken database must not kill the thread; retry next poll
+                log.exception("delivery worker pass failed")
+            stop.wait(poll_seconds)
+
+    def _claim(self) -> list[str]:
+        with self.session_factory.begin() as session:
+            items = outbox.claim_due(session, now=self.clock.now(), limit=self.batch_size)
+            return [item.id for item in items]
+
+    def _deliver(self, item_id: str) -> None:
+        with self.session_factory() as session:
+            item = session.get(OutboxItem, item_id)
+            if item is None or item.status != "pending":
+                return
+            handler = self.handlers.get(item.kind)
+            try:
+                if handler is None:
+                    raise DeliveryError(f"no handler for outbox kind '{item.kind}'", permanent=True)
+                result = handler.deliver(session, item, now=self.clock.now())
+            except DeliveryError as error:
+                session.rollback()
+                self._failed(item_id, str(error), permanent=error.permanent)
+                return
+            except Exception as error:  # an unexpected bug is retried like a transient failure
+                log.exception("outbox %s (%s) failed unexpectedly", item_id, item.kind)
+                session.rollback()
+                self._failed(item_id, f"{type(error).__name__}: {error}", permanent=False)
+                return
+            outbox.record_sent(
+                session, item, now=self.clock.now(), raw=result.raw, captured=result.captured
+            )
+            session.commit()
+
+    def _failed(self, item_id: str, error: str, *, permanent: bool) -> None:
+        with self.session_factory.begin() as session:
+            item = session.get(OutboxItem, item_id)
+            if item is None:
+                return
+            failed = outbox.record_failure(
+                session,
+                item,
+                now=self.clock.now(),
+                error=error,
+                policy=self.policy,
+                permanent=permanent,
+            )
+            if failed:
+                log.warning("outbox %s (%s) failed for good: %s", item_id, item.kind, error)

@@ -1,0 +1,156 @@
+"""The outbox table's operations: enqueue in the caller's transaction, claim, record outcomes.
+
+Retries back off exponentially (``backoff * 2 ** (attempt - 1)``); after ``max_attempts`` a row
+is ``failed`` and stays visible, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from missive_server.db.models import Message, OutboxItem
+from missive_server.ids import new_id
+
+#: How long a claim holds a row: longer than any single delivery attempt may take.
+LEASE_SECONDS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_seconds: int = 30
+
+    def delay(self, attempt: int) -> int:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return int(self.backoff_seconds * 2 ** (attempt - 1))
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    now: int,
+    policy: RetryPolicy,
+    due_at: int | None = None,
+    message_id: str | None = None,
+    conversation_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    raw: bytes | None = None,
+) -> OutboxItem:
+    item = OutboxItem(
+        id=new_id(),
+        kind=kind,
+        status="pending",
+        message_id=message_id,
+        conversation_id=conversation_id,
+        payload=payload or {},
+        raw=raw,
+        attempts=0,
+        max_attempts=policy.max_attempts,
+        next_attempt_at=due_at if due_at is not None else now,
+        captured=False,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    return item
+
+
+def claim_due(session: Session, *, now: int, limit: int = 20) -> list[OutboxItem]:
+    """Lease due rows to this worker. On PostgreSQL concurrent workers skip each other's rows
+    (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, so the lease alone suffices."""
+    stmt = (
+        select(OutboxItem)
+        .where(
+            OutboxItem.status == "pending",
+            OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
+        )
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    items = list(session.scalars(stmt))
+    for item in items:
+        item.locked_until = now + LEASE_SECONDS
+        item.attempts += 1
+        item.updated_at = now
+    return items
+
+
+def record_sent(
+    session: Session,
+    item: OutboxItem,
+    *,
+    now: int,
+    raw: bytes | None = None,
+    captured: bool = False,
+) -> None:
+    item.status = "sent"
+    item.sent_at = now
+    item.locked_until = None
+    item.last_error = None
+    item.captured = captured
+    item.updated_at = now
+    if raw is not None:
+        item.raw = raw
+    _mark_message(session, item, status="sent", error=None)
+
+
+def record_failure(
+    session: Session,
+    item: OutboxItem,
+    *,
+    now: int,
+    error: str,
+    policy: RetryPolicy,
+    permanent: bool = False,
+) -> bool:
+    """Reschedule with backoff, or mark failed after the last attempt. True when it failed."""
+    item.last_error = error[:2000]
+    item.locked_until = None
+    item.updated_at = now
+    if permanent or item.attempts >= item.max_attempts:
+        item.status = "failed"
+        _mark_message(session, item, status="failed", error=item.last_error)
+        return True
+    item.next_attempt_at = now + policy.delay(item.attempts)
+    _mark_message(session, item, status="queued", error=item.last_error)
+    return False
+
+
+def _mark_message(session: Session, item: OutboxItem, *, status: str, error: str | None) -> None:
+    """Outgoing messages show their delivery (extension fields ``delivery_status``/``_error``)."""
+    if item.message_id is None or item.kind not in ("mail", "channel"):
+        return
+    message = session.get(Message, item.message_id)
+    if message is not None:
+        message.delivery_status = status
+        message.delivery_error = error
+
+
+def cancel_pending(session: Session, *, now: int, message_ids: Sequence[str]) -> int:
+    """Cancel the pending rows of these messages (a deleted or discarded draft)."""
+    if not message_ids:
+        return 0
+    result = session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.message_id.in_(list(message_ids)), OutboxItem.status == "pending")
+        .values(status="cancelled", updated_at=now, locked_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def list_items(
+    session: Session, *, limit: int = 50, offset: int = 0, kind: str | None = None
+) -> Sequence[OutboxItem]:
+    stmt = select(OutboxItem).order_by(OutboxItem.created_at.desc(), OutboxItem.id.desc())
+    if kind is not None:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    return session.scalars(stmt.limit(limit).offset(offset)).all()
