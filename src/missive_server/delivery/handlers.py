@@ -1,0 +1,14 @@
+"""Which handler delivers which outbox kind: the worker's composition."""
+
+from __future__ import annotations
+
+import httpx
+
+from missive_server.delivery.worker import Handler
+from missive_server.settings import Settings
+
+
+def build_handlers(settings: Settings, *, http_client: httpx.Client) -> dict[str, Handler]:
+    """One handler per ``OutboxItem.kind`` (db/models/outbox.py)."""
+    handlers: dict[str, Handler] = {}
+    return handlers
