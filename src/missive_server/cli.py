@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from missive_server.clock import SystemClock
 from missive_server.db import migrate as migrations
 from missive_server.db.engine import make_engine, make_session_factory
+from missive_server.delivery.inbound import InboundServer, parse_listen
 from missive_server.errors import NotFound
 from missive_server.schemas.seed import SeedDocument
 from missive_server.services import demo as demo_service
@@ -116,23 +117,60 @@ def serve(
         False, "--emulator", help="Mount the /_emulator/* control plane."
     ),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
+    smtp_listen: str | None = typer.Option(
+        None,
+        "--smtp-listen",
+        metavar="HOST:PORT",
+        help="Also receive email over SMTP here, e.g. 127.0.0.1:2525 (MISSIVE_SMTP_LISTEN).",
+    ),
 ) -> None:
     """Migrate the database, then serve the API (uvicorn with uvloop and httptools)."""
     if emulator:
         # Through the environment so every worker process builds the same settings.
         os.environ["MISSIVE_EMULATOR"] = "1"
-    with _engine(Settings()) as engine:
+    settings = Settings()
+    with _engine(settings) as engine:
         migrations.upgrade(engine)
     _stderr().print(f"Missive API v1 on http://{host}:{port}/v1 (database {escape(_url(engine))})")
-    uvicorn.run(
-        "missive_server.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
+    with _smtp_listener(settings, smtp_listen or settings.smtp_listen):
+        uvicorn.run(
+            "missive_server.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+        )
+
+
+@contextmanager
+def _smtp_listener(settings: Settings, listen: str | None) -> Iterator[None]:
+    """The inbound SMTP listener, beside uvicorn in this process rather than in the app's
+    lifespan: with ``--workers N`` every worker process runs the lifespan, and only one may
+    bind the port."""
+    if not listen:
+        yield
+        return
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as error:
+        _fail(f"--smtp-listen: {error}")
+    engine = make_engine(settings.database_url)
+    server = InboundServer(
+        make_session_factory(engine), SystemClock(), host, port, settings.smtp_max_message_bytes
     )
+    try:
+        server.start()
+    except OSError as error:
+        engine.dispose()
+        _fail(f"Cannot receive SMTP on {listen}: {error.strerror or error}")
+    _stderr().print(f"Receiving email on smtp://{host}:{port}")
+    try:
+        yield
+    finally:
+        server.stop()
+        engine.dispose()
 
 
 @token_app.command("create")

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     smtp_listen: str | None = Field(
         default=None, description="host:port of the inbound SMTP listener, e.g. 127.0.0.1:2525."
     )
+    smtp_max_message_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="Largest message the inbound SMTP listener accepts (larger ones get 552).",
+    )
     delivery_max_attempts: int = Field(
         default=6,
         ge=1,
