@@ -95,7 +95,12 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, rate_limit="off", public_url="http://testserver")
+    return Settings(
+        database_url=database_url,
+        rate_limit="off",
+        public_url="http://testserver",
+        run_worker=False,  # tests drive app.state.worker.run_once() with the FrozenClock
+    )
 
 
 @pytest.fixture

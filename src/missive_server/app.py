@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from missive_server import __version__
 from missive_server.api import (
     conversation_entries,
     conversation_updates,
     conversations,
+    emulator,
     files,
     messages,
     organizations,
@@ -22,7 +30,10 @@ from missive_server.api.middleware import RequestGuard
 from missive_server.api.rate_limit import RateLimiter, RateLimitMiddleware
 from missive_server.clock import Clock, SystemClock
 from missive_server.db.engine import make_engine, make_session_factory
+from missive_server.delivery.handlers import build_handlers
+from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
+from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 
 V1_ROUTERS = (
@@ -55,17 +66,21 @@ def create_app(
         title="missive-server",
         version=__version__,
         description="A self-hostable server that speaks Missive's public REST API v1.",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.session_factory = make_session_factory(app.state.engine)
+    _install_worker(app)
 
     v1 = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
     for router in V1_ROUTERS:
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(files.router)
+    if settings.emulator:
+        app.include_router(emulator.router)
 
     install_error_handlers(app)
     if settings.rate_limit == "missive":
@@ -73,6 +88,75 @@ def create_app(
     # Added last so it runs first: oversized bodies are refused before anything else.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app
+
+
+#: How long shutdown waits for a delivery in progress (longer than the SMTP timeout).
+WORKER_STOP_SECONDS = 35
+
+
+def http_client() -> httpx.Client:
+    """Outgoing HTTP (channel webhooks): redirects are not followed, a target is what it says."""
+    return httpx.Client(timeout=15, follow_redirects=False)
+
+
+def build_worker(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    *,
+    clock: Clock,
+    client: httpx.Client,
+) -> Worker:
+    """The delivery worker of ``serve`` (a thread) and of ``missive-server worker``."""
+    return Worker(
+        session_factory,
+        clock=clock,
+        handlers=build_handlers(settings, http_client=client),
+        policy=RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff_seconds),
+    )
+
+
+def _install_worker(app: FastAPI) -> None:
+    """``app.state.worker`` exists whether or not its thread runs: tests call ``run_once()``."""
+    app.state.http_client = http_client()
+    app.state.worker = build_worker(
+        app.state.settings,
+        app.state.session_factory,
+        clock=app.state.clock,
+        client=app.state.http_client,
+    )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background services of a serving process. (The rate limiter closes its Redis pool from
+    its middleware, which sees the same lifespan events.)"""
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(_delivery_worker(app))
+        yield
+
+
+@asynccontextmanager
+async def _delivery_worker(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if app.state.http_client.is_closed:  # the same app served before (tests restart apps)
+        _install_worker(app)
+    stop, thread = threading.Event(), None
+    if settings.run_worker:
+        thread = threading.Thread(
+            target=app.state.worker.run_forever,
+            args=(stop, settings.worker_poll_seconds),
+            name="missive-delivery-worker",
+            daemon=True,
+        )
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if thread is not None:
+            # Off the event loop: a delivery in progress may take up to the SMTP timeout.
+            await asyncio.to_thread(thread.join, WORKER_STOP_SECONDS)
+        app.state.http_client.close()
 
 
 def app_from_environment() -> FastAPI:

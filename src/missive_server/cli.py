@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,13 +29,17 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from missive_server.app import build_worker, http_client
 from missive_server.clock import SystemClock
 from missive_server.db import migrate as migrations
 from missive_server.db.engine import make_engine, make_session_factory
 from missive_server.delivery.inbound import InboundServer, parse_listen
-from missive_server.errors import NotFound
+from missive_server.delivery.mail import SmtpRelay
+from missive_server.delivery.worker import Worker
+from missive_server.errors import ApiError, NotFound
 from missive_server.schemas.seed import SeedDocument
 from missive_server.services import demo as demo_service
+from missive_server.services import outbox as outbox_service
 from missive_server.services import seed as seed_service
 from missive_server.services import tokens
 from missive_server.settings import Settings
@@ -299,6 +306,89 @@ def _print_demo_token(settings: Settings, active: bool) -> None:
     console.print(f"Token of the owner: {demo_service.DEMO_OWNER_TOKEN}")
     console.print("Try it:")
     console.print(_curl(settings, demo_service.DEMO_OWNER_TOKEN))
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="Deliver what is due now, then exit."),
+) -> None:
+    """Deliver queued mail and channel messages until Ctrl-C (a separate worker process;
+    `serve` runs one in a thread unless MISSIVE_RUN_WORKER=false)."""
+    settings = Settings()
+    with _engine(settings) as engine, http_client() as client:
+        migrations.upgrade(engine)
+        try:
+            runner = build_worker(
+                settings, make_session_factory(engine), clock=SystemClock(), client=client
+            )
+        except ValueError as error:  # a malformed MISSIVE_SMTP_URL
+            _fail(str(error))
+        if once:
+            typer.echo(f"Attempted {runner.run_once()} outbox item(s)")
+            return
+        where = f"via {SmtpRelay.from_url(settings.smtp_url).address}" if settings.smtp_url else ""
+        _stderr().print(
+            f"Delivering from {escape(_url(engine))} {where or '(no MISSIVE_SMTP_URL: capturing)'}"
+            "; Ctrl-C stops"
+        )
+        _run_until_stopped(runner, settings.worker_poll_seconds)
+
+
+def _run_until_stopped(runner: Worker, poll_seconds: float) -> None:
+    stop = threading.Event()
+    # SIGTERM (docker stop, systemd) finishes the current pass; the row leases cover a kill.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with suppress(KeyboardInterrupt):
+        runner.run_forever(stop, poll_seconds)
+    _stderr().print("Delivery worker stopped")
+
+
+@app.command()
+def outbox(
+    limit: int = typer.Option(20, "--limit", min=1, help="Rows to show, newest first."),
+    raw: str | None = typer.Option(
+        None, "--raw", metavar="ID", help="Print the exact message of one row (id or prefix)."
+    ),
+) -> None:
+    """What the server sent, captured (no MISSIVE_SMTP_URL), is retrying or gave up on."""
+    with _database(Settings()) as session:
+        if raw is not None:
+            try:
+                item = outbox_service.find_outbox_entry(session, item_id=raw).item
+            except ApiError as error:
+                _fail(error.message)
+            if item.raw is None:
+                _fail(f"Outbox item {item.id} has no message yet (it is {item.status})")
+            typer.echo(item.raw, nl=False)
+            return
+        entries = outbox_service.list_outbox(session, limit=limit)
+    _print_outbox(entries)
+
+
+_STATUS_STYLES = {"sent": "green", "failed": "bold red", "pending": "yellow", "cancelled": "dim"}
+
+
+def _print_outbox(entries: Sequence[outbox_service.OutboxEntry]) -> None:
+    if not entries:
+        _stderr().print("The outbox is empty: nothing was sent yet.")
+        return
+    table = Table("id", "kind", "status", "attempts", "to", "subject", "created (UTC)", "error")
+    for entry in entries:
+        item, message = entry.item, entry.message
+        status = f"{item.status} (captured)" if item.captured else item.status
+        to = [] if message is None else [*message.to_fields, *message.cc_fields]
+        table.add_row(
+            item.id[:8],
+            item.kind,
+            f"[{_STATUS_STYLES.get(item.status, '')}]{status}[/]",
+            f"{item.attempts}/{item.max_attempts}",
+            escape(", ".join(str(f.get("address") or f.get("name") or "") for f in to)),
+            escape(message.subject or "") if message else "",
+            datetime.fromtimestamp(item.created_at, UTC).strftime("%Y-%m-%d %H:%M"),
+            escape(item.last_error or ""),
+        )
+    Console().print(table)
+    _stderr().print("Show one: missive-server outbox --raw <id>")
 
 
 if __name__ == "__main__":

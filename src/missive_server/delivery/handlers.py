@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import httpx
 
+from missive_server.delivery.mail import CaptureMailer, Mailer, MailHandler, SmtpMailer
 from missive_server.delivery.worker import Handler
 from missive_server.settings import Settings
 
 
 def build_handlers(settings: Settings, *, http_client: httpx.Client) -> dict[str, Handler]:
     """One handler per ``OutboxItem.kind`` (db/models/outbox.py)."""
-    handlers: dict[str, Handler] = {}
+    handlers: dict[str, Handler] = {"mail": MailHandler(build_mailer(settings))}
     return handlers
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    """SMTP through ``MISSIVE_SMTP_URL``; without one, mail is captured in the outbox."""
+    return SmtpMailer(settings.smtp_url) if settings.smtp_url else CaptureMailer()

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import Message, OutboxItem
+from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 
 #: How long a claim holds a row: longer than any single delivery attempt may take.
@@ -154,3 +155,51 @@ def list_items(
     if kind is not None:
         stmt = stmt.where(OutboxItem.kind == kind)
     return session.scalars(stmt.limit(limit).offset(offset)).all()
+
+
+# Reading the outbox back (``missive-server outbox``, ``GET /_emulator/outbox``).
+
+#: The shortest id prefix ``find_outbox_entry`` accepts (the CLI table shows eight characters).
+MIN_ID_PREFIX = 4
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A row with the message it delivers (``None`` when it has none, or it was deleted)."""
+
+    item: OutboxItem
+    message: Message | None
+
+
+def list_outbox(
+    session: Session, *, limit: int = 50, kind: str | None = None, status: str | None = None
+) -> list[OutboxEntry]:
+    """Newest first, each row with its message, in one query."""
+    stmt = (
+        select(OutboxItem, Message)
+        .outerjoin(Message, Message.id == OutboxItem.message_id)
+        .order_by(OutboxItem.created_at.desc(), OutboxItem.id.desc())
+        .limit(limit)
+    )
+    if kind is not None:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    if status is not None:
+        stmt = stmt.where(OutboxItem.status == status)
+    return [OutboxEntry(item, message) for item, message in session.execute(stmt)]
+
+
+def find_outbox_entry(session: Session, *, item_id: str) -> OutboxEntry:
+    """A row by its id, or by a unique prefix of it (as git takes short commit ids)."""
+    wanted = item_id.strip().lower()
+    stmt = select(OutboxItem, Message).outerjoin(Message, Message.id == OutboxItem.message_id)
+    found = session.execute(stmt.where(OutboxItem.id == wanted)).first()
+    if found is None and len(wanted) >= MIN_ID_PREFIX:
+        matches = session.execute(
+            stmt.where(OutboxItem.id.startswith(wanted, autoescape=True)).limit(2)
+        ).all()
+        if len(matches) > 1:
+            raise BadRequest(f"'{item_id}' matches several outbox items; give more of the id")
+        found = matches[0] if matches else None
+    if found is None:
+        raise not_found("Outbox item", item_id)
+    return OutboxEntry(found[0], found[1])
