@@ -21,6 +21,7 @@ from missive_server.api import (
     files,
     messages,
     organizations,
+    posts,
     shared_labels,
     teams,
     users,
@@ -45,6 +46,7 @@ V1_ROUTERS = (
     messages.router,
     conversation_entries.router,
     conversation_updates.router,
+    posts.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -1,12 +1,20 @@
-"""Post wire objects (spec 1A, Post)."""
+"""Post wire objects (spec 1A, Post) and the body of ``POST /v1/posts`` (spec 2.10.1)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Strict, model_validator
 
 from missive_server.db.models import Post, User
-from missive_server.schemas.base import WireModel
+from missive_server.schemas.base import RequestModel, WireModel
+from missive_server.schemas.conversation_actions import (
+    ConversationActionsIn,
+    ConversationColor,
+    ConversationLocatorIn,
+)
+from missive_server.schemas.teams import invalid
 
 
 @dataclass(slots=True)
@@ -53,3 +61,152 @@ def render_post(view: PostView) -> dict[str, Any]:
     if p.markdown is not None:
         wire["markdown"] = p.markdown
     return wire
+
+
+# --- POST /v1/posts (spec 2.10.1) -----------------------------------------------------------
+
+#: Missive truncates over-long post strings silently ("variable maximum length", spec 2.10.1);
+#: 8000 is the documented maximum of ``text``/``markdown``, the others are our choice and fit
+#: the database columns.
+TEXT_MAX = 8000
+PARAGRAPH_MAX = 2000
+LINE_MAX = 255
+URL_MAX = 2048
+CONTENT_RULE = "must have at least one of 'text', 'markdown' or 'attachments'"
+
+
+def _truncated(limit: int) -> AfterValidator:
+    return AfterValidator(lambda value: value[:limit])
+
+
+def _number_as_text(value: Any) -> Any:
+    """Field values are often numbers (counts, prices); they are shown as text anyway."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _not_negative(value: int) -> int:
+    if value < 0:
+        raise invalid("must be a Unix timestamp (seconds)")
+    return value
+
+
+Text = Annotated[str, _truncated(TEXT_MAX)]
+Paragraph = Annotated[str, _truncated(PARAGRAPH_MAX)]
+Line = Annotated[str, _truncated(LINE_MAX)]
+Url = Annotated[str, _truncated(URL_MAX)]
+FieldValue = Annotated[str, BeforeValidator(_number_as_text), _truncated(PARAGRAPH_MAX)]
+#: Strict: ``true`` or ``"1511540318"`` are not timestamps.
+Timestamp = Annotated[int, Strict(), AfterValidator(_not_negative)]
+
+
+class NotificationIn(RequestModel):
+    title: Line
+    body: Paragraph
+
+
+class PostFieldIn(RequestModel):
+    """One ``fields`` item of an attachment block; ``short: true`` puts two on a row."""
+
+    title: Line | None = None
+    value: FieldValue | None = None
+    short: bool | None = None
+
+
+class PostAttachmentIn(RequestModel):
+    """An attachment block (spec 2.10.1): every attribute optional."""
+
+    color: ConversationColor | None = None
+    pretext: Text | None = None
+    author_name: Line | None = None
+    author_link: Url | None = None
+    #: A URL or ``avatar:<email>``.
+    author_icon: Url | None = None
+    title: Line | None = None
+    title_link: Url | None = None
+    image_url: Url | None = None
+    text: Text | None = None
+    markdown: Text | None = None
+    timestamp: Timestamp | None = None
+    footer: Line | None = None
+    footer_icon: Url | None = None
+    fields: list[PostFieldIn] | None = None
+
+    def to_block(self) -> dict[str, Any]:
+        """The block as stored and listed: only the attributes that were given."""
+        return self.model_dump(exclude_none=True)
+
+
+@dataclass(slots=True)
+class PostContent:
+    """What a post shows; the framework-free input of ``services.posts.create_post``."""
+
+    notification: dict[str, Any]
+    text: str | None = None
+    markdown: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    username: str | None = None
+    username_icon: str | None = None
+    conversation_icon: str | None = None
+
+
+class PostIn(ConversationActionsIn, ConversationLocatorIn):
+    """The ``posts`` object: content, where it goes (spec 1B) and what it does there.
+
+    ``reopen`` keeps its post meaning here (``true`` keeps a closed conversation closed);
+    ``services.posts.post_actions`` translates it.
+    """
+
+    notification: NotificationIn
+    text: Text | None = None
+    markdown: Text | None = None
+    attachments: list[PostAttachmentIn] | None = None
+    username: Line | None = None
+    username_icon: Url | None = None
+    conversation_icon: Url | None = None
+    conversation_subject: Paragraph | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> PostIn:
+        if not ((self.text or "").strip() or (self.markdown or "").strip() or self.attachments):
+            raise invalid(CONTENT_RULE)
+        return self
+
+    def to_content(self) -> PostContent:
+        return PostContent(
+            notification=self.notification.model_dump(),
+            text=self.text,
+            markdown=self.markdown,
+            attachments=[block.to_block() for block in self.attachments or ()],
+            username=self.username,
+            username_icon=self.username_icon,
+            conversation_icon=self.conversation_icon,
+        )
+
+
+class PostsCreateBody(RequestModel):
+    """``{"posts": {...}}``; an unwrapped post object is accepted too (real clients send both),
+    and error paths still start with ``posts``."""
+
+    posts: PostIn
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "posts" not in value:
+            return {"posts": value}
+        return value
+
+
+class PostRef(WireModel):
+    id: str
+    conversation: str
+
+
+class PostCreatedEnvelope(WireModel):
+    posts: PostRef
+
+
+class DeletedOut(WireModel):
+    """``DELETE`` answers ``{}`` (spec 1.4 recommendation)."""
