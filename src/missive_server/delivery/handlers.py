@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from missive_server.delivery.channels import build_channel_handler
 from missive_server.delivery.mail import CaptureMailer, Mailer, MailHandler, SmtpMailer
 from missive_server.delivery.worker import Handler
 from missive_server.settings import Settings
@@ -12,6 +13,7 @@ from missive_server.settings import Settings
 def build_handlers(settings: Settings, *, http_client: httpx.Client) -> dict[str, Handler]:
     """One handler per ``OutboxItem.kind`` (db/models/outbox.py)."""
     handlers: dict[str, Handler] = {"mail": MailHandler(build_mailer(settings))}
+    handlers["channel"] = build_channel_handler(http_client, public_url=settings.public_base)
     return handlers
 
 
