@@ -1,4 +1,5 @@
-"""Messages (spec 2.7.2, 2.7.3): get one or several by id, find by email Message-ID."""
+"""Messages (spec 2.7): record an incoming custom-channel message, get one or several by id,
+find by email Message-ID."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from missive_server.api.deps import AppSettings, CurrentUser, DbSession
+from missive_server.api.deps import AppClock, AppSettings, CurrentUser, DbSession
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.ids import split_ids
+from missive_server.schemas.channel_messages import MessageCreatedEnvelope, MessagesCreateBody
 from missive_server.schemas.conversations import ConversationView, render_conversation
 from missive_server.schemas.messages import (
     MessageEnvelope,
@@ -18,7 +20,7 @@ from missive_server.schemas.messages import (
     MessageView,
     render_full_message,
 )
-from missive_server.services import messages
+from missive_server.services import channel_messages, messages
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Messages"])
 
@@ -54,6 +56,22 @@ async def get_messages(
     rendered = _render(messages.get_messages(session, actor=actor, ids=ids), settings.public_base)
     # Spec 2.7.2: the batch form (any comma in the path) answers an array, a single id an object.
     return envelope("messages", rendered if "," in message_ids else rendered[0])
+
+
+@router.post(
+    "/messages",
+    response_model=MessageCreatedEnvelope,
+    status_code=201,
+    summary="Record an incoming message in a custom channel, optionally acting on its conversation",
+)
+async def create_message(
+    body: MessagesCreateBody, session: DbSession, actor: CurrentUser, clock: AppClock
+) -> Response:
+    message = channel_messages.create_channel_message(
+        session, actor=actor, request=body.messages.to_request(), now=clock.now()
+    )
+    # Missive documents no response body (spec 2.7.1): ours mirrors drafts and posts.
+    return envelope("messages", {"id": message.id, "conversation": message.conversation_id}, 201)
 
 
 def _render(
