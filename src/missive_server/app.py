@@ -17,6 +17,7 @@ from missive_server.api import (
     conversation_entries,
     conversation_updates,
     conversations,
+    drafts,
     emulator,
     files,
     messages,
@@ -47,6 +48,7 @@ V1_ROUTERS = (
     conversation_entries.router,
     conversation_updates.router,
     posts.router,
+    drafts.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -6,6 +6,7 @@ import httpx
 
 from missive_server.delivery.channels import build_channel_handler
 from missive_server.delivery.mail import CaptureMailer, Mailer, MailHandler, SmtpMailer
+from missive_server.delivery.scheduled import SendDraftHandler
 from missive_server.delivery.worker import Handler
 from missive_server.settings import Settings
 
@@ -14,6 +15,7 @@ def build_handlers(settings: Settings, *, http_client: httpx.Client) -> dict[str
     """One handler per ``OutboxItem.kind`` (db/models/outbox.py)."""
     handlers: dict[str, Handler] = {"mail": MailHandler(build_mailer(settings))}
     handlers["channel"] = build_channel_handler(http_client, public_url=settings.public_base)
+    handlers["send_draft"] = SendDraftHandler.from_settings(settings)
     return handlers
 
 
