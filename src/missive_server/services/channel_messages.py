@@ -68,7 +68,12 @@ def create_channel_message(
         _place_new(session, conversation, account, actor, request)
     if not target.created:
         if not actions.close:
-            _reopen_for_reply(session, conversation, request)
+            conversation_state.reopen_for_reply(
+                session,
+                conversation,
+                users=request.add_to_inbox is not False,
+                team=request.add_to_team_inbox is not False,
+            )
         drafts.discard_auto_followups(session, conversation_id=conversation.id, now=now)
     session.flush()
     return message
@@ -170,18 +175,3 @@ def _place_new(
         row = session.get(ConversationUser, (conversation.id, actor.user_id))
         if row is not None:
             row.location = "none"
-
-
-def _reopen_for_reply(
-    session: Session, conversation: Conversation, request: ChannelMessageRequest
-) -> None:
-    if request.add_to_inbox is not False:
-        for row in session.scalars(
-            select(ConversationUser).where(
-                ConversationUser.conversation_id == conversation.id,
-                ConversationUser.location.in_(("closed", "snoozed")),
-            )
-        ):
-            row.location, row.snoozed_until = "inbox", None
-    if request.add_to_team_inbox is not False and conversation.team_state == "closed":
-        conversation.team_state = "inbox"

@@ -73,6 +73,24 @@ def touch(session: Session, conversation: Conversation, at: int) -> None:
         )
 
 
+def reopen_for_reply(
+    session: Session, conversation: Conversation, *, users: bool = True, team: bool = True
+) -> None:
+    """A reply brings the conversation back: Closed/Snoozed → Inbox for its users, team Closed →
+    team Inbox. Trash and Spam stay put (the user threw it away on purpose)."""
+    if users:
+        for row in session.scalars(
+            select(ConversationUser).where(
+                ConversationUser.conversation_id == conversation.id,
+                ConversationUser.location.in_(("closed", "snoozed")),
+            )
+        ):
+            row.location, row.snoozed_until = "inbox", None
+    if team and conversation.team_id is not None and conversation.team_state == "closed":
+        conversation.team_state = "inbox"
+    session.flush()
+
+
 def refresh_summary(session: Session, conversation: Conversation) -> None:
     """Recompute counts, authors and latest subject from the data (not incrementally)."""
     cid = conversation.id
@@ -112,6 +130,8 @@ def refresh_summary(session: Session, conversation: Conversation) -> None:
 
 
 def _message_facts(session: Session, conversation_id: str) -> tuple[int, str | None]:
+    """How many messages were sent, and the latest subject. A conversation holding only drafts
+    is titled by its newest draft until something is sent (docs/compatibility.md)."""
     count = session.scalar(
         select(func.count()).where(
             Message.conversation_id == conversation_id, Message.draft.is_(False)
@@ -119,7 +139,7 @@ def _message_facts(session: Session, conversation_id: str) -> tuple[int, str | N
     )
     latest = session.scalar(
         select(Message.subject)
-        .where(Message.conversation_id == conversation_id, Message.draft.is_(False))
+        .where(Message.conversation_id == conversation_id, Message.draft.is_(bool(not count)))
         .order_by(Message.delivered_at.desc(), Message.created_at.desc())
         .limit(1)
     )

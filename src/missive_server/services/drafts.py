@@ -152,9 +152,6 @@ def create_draft(
             schedule_draft(session, draft, now=now, policy=policy)
         conversation_state.refresh_summary(session, conversation)
         conversation_state.touch(session, conversation, now)
-        if target.created and conversation.latest_message_subject is None:
-            # A conversation holding only this draft is titled by it until something is sent.
-            conversation.latest_message_subject = draft.subject
     session.flush()
     return load_message_views(session, [draft], all_authors=True)[0]
 

@@ -159,7 +159,7 @@ def _deliver(session: Session, account: Account, parsed: ParsedEmail, *, now: in
     if existing is not None:
         return Delivery(account.id, conversation.id, existing, created=False, duplicate=True)
     message = _record(session, conversation, account, parsed, now=now)
-    _reopen_for_reply(session, conversation)
+    conversation_state.reopen_for_reply(session, conversation)
     drafts.discard_auto_followups(session, conversation_id=conversation.id, now=now)
     return Delivery(account.id, conversation.id, message.id, created=False)
 
@@ -231,19 +231,6 @@ def _grant_account_audience(
         .order_by(TeamMember.role, TeamMember.position)
     )
     conversation_state.grant_access(session, conversation, members, now=now, location="none")
-
-
-def _reopen_for_reply(session: Session, conversation: Conversation) -> None:
-    for row in session.scalars(
-        select(ConversationUser).where(
-            ConversationUser.conversation_id == conversation.id,
-            ConversationUser.location.in_(("closed", "snoozed")),
-        )
-    ):
-        row.location, row.snoozed_until = "inbox", None
-    if conversation.team_id is not None and conversation.team_state == "closed":
-        conversation.team_state = "inbox"
-    session.flush()
 
 
 def _record(
