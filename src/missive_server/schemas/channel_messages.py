@@ -7,8 +7,6 @@ so their errors come from :func:`channel_participants`, named by field path like
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -16,8 +14,6 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BeforeValidator,
-    Strict,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -29,43 +25,22 @@ from missive_server.schemas.conversation_actions import (
     ConversationActionsIn,
     ConversationLocatorIn,
 )
+from missive_server.schemas.fields import (
+    MAX_ATTACHMENTS,
+    AttachmentIn,
+    ParticipantsIn,
+    Timestamp,
+    invalid,
+)
 from missive_server.schemas.messages import Participant
-from missive_server.schemas.teams import invalid
 
-MAX_ATTACHMENTS = 25
-#: Column sizes: ``attachments.filename`` / ``.extension``, ``messages.external_id``,
-#: ``message_references.reference``.
-FILENAME_MAX = 255
-EXTENSION_MAX = 32
+#: Column sizes: ``messages.external_id``, ``message_references.reference``.
 EXTERNAL_ID_MAX = 255
 REFERENCE_MAX = 998
-#: 9999-12-31T23:59:59Z: anything later is a typo (milliseconds, usually).
-TIMESTAMP_MAX = 253_402_300_799
 #: Message types of a custom channel (``Account.message_type``); ``custom_text`` by default.
 MESSAGE_TYPES = ("custom_text", "custom_html", "email")
 EMAIL_MAX = 320
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
-
-
-def _base64(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise invalid("must be a string")
-    try:
-        # Line-wrapped base64 (MIME style) is common; whitespace is not data.
-        return base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid("must be valid base64") from None
-
-
-def _filename(value: str) -> str:
-    name = value.strip()
-    if not name:
-        raise invalid("must not be empty")
-    if len(name) > FILENAME_MAX:
-        raise invalid(f"must be at most {FILENAME_MAX} characters")
-    if "." in name and len(name.rsplit(".", 1)[1]) > EXTENSION_MAX:
-        raise invalid(f"must have an extension of at most {EXTENSION_MAX} characters")
-    return name
 
 
 def _number_as_text(value: Any) -> Any:
@@ -84,32 +59,8 @@ def _at_most(limit: int) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _timestamp(value: int) -> int:
-    if not 0 <= value <= TIMESTAMP_MAX:
-        raise invalid("must be a Unix timestamp (seconds)")
-    return value
-
-
-def _object_or_list(value: Any) -> Any:
-    """An object where an array is documented is an array of one (spec 1.3)."""
-    return [value] if isinstance(value, dict) else value
-
-
-Base64 = Annotated[
-    bytes,
-    BeforeValidator(_base64),
-    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
-]
 ExternalId = Annotated[str, BeforeValidator(_number_as_text), _at_most(EXTERNAL_ID_MAX)]
 Reference = Annotated[str, _at_most(REFERENCE_MAX)]
-#: Strict: ``true`` or ``"1700000000"`` are not timestamps.
-Timestamp = Annotated[int, Strict(), AfterValidator(_timestamp)]
-ParticipantsIn = Annotated[list[dict[str, Any]], BeforeValidator(_object_or_list)]
-
-
-class ChannelAttachmentIn(RequestModel):
-    base64_data: Base64
-    filename: Annotated[str, AfterValidator(_filename)]
 
 
 @dataclass(slots=True)
@@ -151,7 +102,7 @@ class ChannelMessageIn(ConversationActionsIn, ConversationLocatorIn):
     cc_fields: ParticipantsIn | None = None
     bcc_fields: ParticipantsIn | None = None
     delivered_at: Timestamp | None = None
-    attachments: list[ChannelAttachmentIn] | None = None
+    attachments: list[AttachmentIn] | None = None
     external_id: ExternalId | None = None
     references: list[Reference] | None = None
 

@@ -7,23 +7,21 @@ below only parse the wire and convert with ``to_actions()``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, field_validator
 
 from missive_server.schemas.base import RequestModel
-from missive_server.schemas.teams import invalid, one_or_many
+from missive_server.schemas.fields import invalid, is_hex_color, one_or_many
 
-_HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 #: Named colors allowed for conversations and posts (spec 1.9).
 NAMED_COLORS = ("good", "warning", "danger")
 COLOR_RULE = "must be a HEX color (#RGB or #RRGGBB) or one of good, warning, danger"
 
 
 def is_conversation_color(value: str) -> bool:
-    return value in NAMED_COLORS or _HEX_COLOR.match(value) is not None
+    return value in NAMED_COLORS or is_hex_color(value)
 
 
 def _conversation_color(value: str) -> str:

@@ -3,17 +3,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    Strict,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -22,8 +16,14 @@ from missive_server.errors import BadRequest
 from missive_server.schemas.attachments import AttachmentOut, render_attachment
 from missive_server.schemas.base import RequestModel, WireModel
 from missive_server.schemas.conversation_actions import ConversationActionsIn, ConversationLocatorIn
+from missive_server.schemas.fields import (
+    MAX_ATTACHMENTS,
+    AttachmentIn,
+    ParticipantsIn,
+    Timestamp,
+    invalid,
+)
 from missive_server.schemas.messages import MessageView, Participant
-from missive_server.schemas.teams import invalid
 from missive_server.schemas.users import UserRef, render_user_ref
 
 
@@ -89,60 +89,6 @@ class DraftCreatedEnvelope(WireModel):
 
 # --- POST /v1/drafts (spec 2.6.1) -----------------------------------------------------------
 
-MAX_ATTACHMENTS = 25
-#: ``attachments.filename`` / ``.extension`` column sizes.
-FILENAME_MAX = 255
-EXTENSION_MAX = 32
-#: 9999-12-31T23:59:59Z: anything later is a typo (milliseconds, usually).
-SEND_AT_MAX = 253_402_300_799
-
-
-def _base64(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise invalid("must be a string")
-    try:
-        # Line-wrapped base64 (MIME style) is common; whitespace is not data.
-        return base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid("must be valid base64") from None
-
-
-def _filename(value: str) -> str:
-    name = value.strip()
-    if not name:
-        raise invalid("must not be empty")
-    if len(name) > FILENAME_MAX:
-        raise invalid(f"must be at most {FILENAME_MAX} characters")
-    if "." in name and len(name.rsplit(".", 1)[1]) > EXTENSION_MAX:
-        raise invalid(f"must have an extension of at most {EXTENSION_MAX} characters")
-    return name
-
-
-def _send_at(value: int) -> int:
-    if not 0 <= value <= SEND_AT_MAX:
-        raise invalid("must be a Unix timestamp (seconds)")
-    return value
-
-
-def _object_or_list(value: Any) -> Any:
-    """An object where an array is documented is an array of one (spec 1.3): Live Chat's
-    ``to_fields`` is even documented as one object (spec 2.6.1)."""
-    return [value] if isinstance(value, dict) else value
-
-
-Base64 = Annotated[
-    bytes,
-    BeforeValidator(_base64),
-    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
-]
-SendAt = Annotated[int, Strict(), AfterValidator(_send_at)]
-ParticipantsIn = Annotated[list[dict[str, Any]], BeforeValidator(_object_or_list)]
-
-
-class DraftAttachmentIn(RequestModel):
-    base64_data: Base64
-    filename: Annotated[str, AfterValidator(_filename)]
-
 
 @dataclass(slots=True)
 class DraftRequest:
@@ -180,9 +126,9 @@ class DraftIn(ConversationActionsIn, ConversationLocatorIn):
     cc_fields: ParticipantsIn | None = None
     bcc_fields: ParticipantsIn | None = None
     account: str | None = None
-    attachments: list[DraftAttachmentIn] | None = None
+    attachments: list[AttachmentIn] | None = None
     send: bool | None = None
-    send_at: SendAt | None = None
+    send_at: Timestamp | None = None
     auto_followup: bool | None = None
     external_response_id: str | None = None
     external_response_variables: dict[str, str] | None = None

@@ -14,7 +14,7 @@ from missive_server.schemas.conversation_actions import (
     ConversationColor,
     ConversationLocatorIn,
 )
-from missive_server.schemas.teams import invalid
+from missive_server.schemas.fields import invalid
 
 
 @dataclass(slots=True)

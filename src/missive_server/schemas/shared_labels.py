@@ -8,7 +8,7 @@ from pydantic import field_validator
 
 from missive_server.db.models import SharedLabel
 from missive_server.schemas.base import RequestModel, WireModel
-from missive_server.schemas.teams import HexColor, Name, one_or_many, reject_null
+from missive_server.schemas.fields import HexColor, Name, one_or_many, reject_null
 
 Visibility = Literal["organization", "delegates"]
 

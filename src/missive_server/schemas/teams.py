@@ -1,20 +1,22 @@
-"""Team wire objects and request bodies (spec 2.12).
-
-Also home of the small request-validation pieces shared with shared labels (HEX colors,
-"object or array" envelopes, explicit-null refusal), since labels reference teams anyway.
-"""
+"""Team wire objects and request bodies (spec 2.12)."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, field_validator
-from pydantic_core import PydanticCustomError
 
 from missive_server.db.models import Team
 from missive_server.schemas.base import RequestModel, WireModel
+from missive_server.schemas.fields import (
+    Emoji,
+    HexColor,
+    Name,
+    invalid,
+    one_or_many,
+    reject_null,
+)
 
 TeamMentionBehavior = Literal["all_members", "only_active_members"]
 UserReplyBehavior = Literal["assign_user", "leave_in_team_inbox"]
@@ -24,30 +26,6 @@ TeamSidebarBehavior = Literal["show_team_space", "show_team_inbox"]
 SECONDS_PER_DAY = 86_400
 #: Stored in a 32-bit INTEGER column (PostgreSQL would refuse anything larger).
 MAX_SECONDS = 2**31 - 1
-_HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-
-
-def invalid(message: str) -> PydanticCustomError:
-    """A validation error whose text follows the field name: ``'<field>' <message>``."""
-    return PydanticCustomError("invalid", message)
-
-
-def _hex_color(value: str) -> str:
-    if not _HEX_COLOR.match(value):
-        raise invalid("must be a HEX color (#RGB or #RRGGBB)")
-    return value
-
-
-def _bounded_text(limit: int) -> AfterValidator:
-    def check(value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise invalid("must not be empty")
-        if len(value) > limit:
-            raise invalid(f"must be at most {limit} characters")
-        return value
-
-    return AfterValidator(check)
 
 
 def _seconds(value: int) -> int:
@@ -56,26 +34,7 @@ def _seconds(value: int) -> int:
     return value
 
 
-HexColor = Annotated[str, AfterValidator(_hex_color)]
-Name = Annotated[str, _bounded_text(255)]
-Emoji = Annotated[str, _bounded_text(64)]
 Seconds = Annotated[int, AfterValidator(_seconds)]
-
-
-def reject_null(value: Any) -> Any:
-    """For partial bodies: omitting a field keeps it, but ``null`` is not a value it can take."""
-    if value is None:
-        raise invalid("must not be null")
-    return value
-
-
-def one_or_many(value: Any) -> Any:
-    """Real clients send ``{"teams": {...}}`` where an array of one is documented (spec 1.3)."""
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list) and not value:
-        raise invalid("must hold at least one object")
-    return value
 
 
 # --- business hours ---------------------------------------------------------------------
