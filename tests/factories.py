@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from missive_server.clock import FrozenClock
@@ -346,3 +348,15 @@ class EntryFactory:
 from missive_server.db.models import Comment, Message, Post, Task, TaskAssignee  # noqa: E402
 from missive_server.services.attachments import NewAttachment, build_attachment  # noqa: E402
 from missive_server.services.text import preview  # noqa: E402
+
+
+def email(at: int, subject: str = "Hello", **kwargs: Any) -> MessageInput:
+    """An incoming email from Sam to Phil, delivered at ``at``."""
+    return MessageInput(
+        subject=subject,
+        body=f"<div>{subject}</div>",
+        delivered_at=at,
+        from_field={"name": "Sam", "address": "sam@example.com"},
+        to_fields=[{"name": "Phil", "address": "phil@acme.test"}],
+        **kwargs,
+    )

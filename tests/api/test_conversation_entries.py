@@ -18,7 +18,7 @@ from missive_server.schemas.posts import PostsEnvelope
 from missive_server.services.attachments import NewAttachment
 from missive_server.services.messages import MessageInput
 from tests.conftest import bearer
-from tests.factories import EntryFactory, Factory
+from tests.factories import EntryFactory, Factory, email
 
 T = 1_700_000_000
 ENTRIES = ("messages", "comments", "drafts", "posts")
@@ -27,17 +27,6 @@ ENTRIES = ("messages", "comments", "drafts", "posts")
 def png(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + struct.pack(">II", width, height) + b"\0" * 8
-    )
-
-
-def email(at: int, subject: str = "Hello", **kwargs: Any) -> MessageInput:
-    return MessageInput(
-        subject=subject,
-        body=f"<div>{subject}</div>",
-        delivered_at=at,
-        from_field={"name": "Sam", "address": "sam@example.com"},
-        to_fields=[{"name": "Phil", "address": "phil@acme.test"}],
-        **kwargs,
     )
 
 

@@ -16,21 +16,10 @@ from missive_server.schemas.messages import MessageEnvelope, MessagesEnvelope
 from missive_server.services.attachments import NewAttachment
 from missive_server.services.messages import MessageInput
 from tests.conftest import bearer
-from tests.factories import EntryFactory, Factory
+from tests.factories import EntryFactory, Factory, email
 
 T = 1_700_000_000
 UNKNOWN = "3fa4bcf5-e57e-47a4-9422-de2cce5f802e"
-
-
-def email(at: int, subject: str = "Hello", **kwargs: Any) -> MessageInput:
-    return MessageInput(
-        subject=subject,
-        body=f"<div>{subject}</div>",
-        delivered_at=at,
-        from_field={"name": "Sam", "address": "sam@example.com"},
-        to_fields=[{"name": "Phil", "address": "phil@acme.test"}],
-        **kwargs,
-    )
 
 
 @pytest.fixture

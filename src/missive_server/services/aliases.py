@@ -32,11 +32,19 @@ class Sender:
     name: str | None = None
 
 
-def usable_by(actor: Principal) -> ColumnElement[bool]:
-    """Accounts the caller owns or that are shared with them."""
-    return or_(
+def usable_by(actor: Principal, *, organization_members: bool = False) -> ColumnElement[bool]:
+    """Accounts the caller owns or that are shared with them. With ``organization_members``,
+    every member of an organization may use its accounts (integrations pushing into a custom
+    channel, ``POST /v1/messages``); sending needs the account shared with the caller."""
+    owned_or_shared = or_(
         Account.owner_id == actor.user_id,
         exists().where(AccountUser.account_id == Account.id, AccountUser.user_id == actor.user_id),
+    )
+    if not organization_members:
+        return owned_or_shared
+    return or_(
+        Account.organization_id.in_(actor.organization_ids),
+        Account.organization_id.is_(None) & owned_or_shared,
     )
 
 
@@ -101,9 +109,12 @@ def phone_account(
     return session.scalar(stmt.order_by(Account.type, Account.created_at, Account.id).limit(1))
 
 
-def usable_account(session: Session, actor: Principal, account_id: str) -> Account | None:
+def usable_account(
+    session: Session, actor: Principal, account_id: str, *, organization_members: bool = False
+) -> Account | None:
     """An account by id if the caller may use it (unknown and foreign ids alike: ``None``)."""
-    return session.scalar(select(Account).where(Account.id == account_id, usable_by(actor)))
+    usable = usable_by(actor, organization_members=organization_members)
+    return session.scalar(select(Account).where(Account.id == account_id, usable))
 
 
 def _email_accounts(actor: Principal, account_id: str | None) -> Select[Account]:

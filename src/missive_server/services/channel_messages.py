@@ -18,7 +18,7 @@ Rules (where Missive is silent; listed in docs/compatibility.md):
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
@@ -30,6 +30,7 @@ from missive_server.schemas.channel_messages import (
     channel_participants,
 )
 from missive_server.services import conversation_state, drafts
+from missive_server.services.aliases import usable_account
 from missive_server.services.attachments import NewAttachment
 from missive_server.services.conversation_targets import open_target
 from missive_server.services.messages import MessageInput, add_message
@@ -81,28 +82,12 @@ def create_channel_message(
 
 def custom_account(session: Session, *, actor: Principal, account_id: str) -> Account:
     """The custom-channel account, if the caller can use it (else 404, like unknown ids)."""
-    account = session.get(Account, account_id)
-    if account is None or not _can_use(session, actor, account):
+    account = usable_account(session, actor, account_id, organization_members=True)
+    if account is None:
         raise not_found("Account", account_id)
     if account.type != "custom":
         raise BadRequest(NOT_CUSTOM.format(id=account_id))
     return account
-
-
-def _can_use(session: Session, actor: Principal, account: Account) -> bool:
-    if account.organization_id is not None:
-        return actor.is_member(account.organization_id)
-    if account.owner_id == actor.user_id:
-        return True
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    AccountUser.account_id == account.id, AccountUser.user_id == actor.user_id
-                )
-            )
-        )
-    )
 
 
 def message_type(account: Account) -> str:

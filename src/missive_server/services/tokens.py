@@ -6,32 +6,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal, hash_token, hashes_match, new_token
-from missive_server.db.models import ApiToken, Membership, User
+from missive_server.db.models import ApiToken, User
 from missive_server.errors import NotFound
 from missive_server.ids import new_id
+from missive_server.services.principals import principal_from_rows, user_with_memberships
 
 
 def authenticate(session: Session, token: str) -> Principal | None:
     """One round trip: the token's user joined with every membership."""
     token_hash = hash_token(token)
     rows = session.execute(
-        select(
-            ApiToken.token_hash,
-            User.id,
-            User.name,
-            User.email,
-            Membership.organization_id,
-            Membership.role,
-        )
-        .join(User, User.id == ApiToken.user_id)
-        .outerjoin(Membership, Membership.user_id == User.id)
+        user_with_memberships()
+        .add_columns(ApiToken.token_hash)
+        .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
     ).all()
-    if not rows or not hashes_match(rows[0][0], token):
+    if not rows or not hashes_match(rows[0][-1], token):
         return None
-    _, user_id, name, email, _, _ = rows[0]
-    roles = {org_id: role for *_, org_id, role in rows if org_id is not None}
-    return Principal(user_id=user_id, name=name, email=email, roles=roles)
+    return principal_from_rows(rows)
 
 
 def issue_token(
