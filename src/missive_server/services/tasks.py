@@ -97,7 +97,7 @@ def list_tasks(
     stmt, timestamp, tiebreak = _base_query(session, actor, filters)
     stmt = stmt.where(visible(actor), *_conditions(session, actor, filters))
     rows = cursor_rows(session, stmt, timestamp=timestamp, tiebreak=tiebreak, page=page)
-    return task_views(session, [row[-1] for row in rows])
+    return task_views(session, [row[-1] for row in rows], with_teams=False)
 
 
 _Query = tuple[Select[str, int, Task], InstrumentedAttribute[Any], InstrumentedAttribute[Any]]
@@ -156,8 +156,11 @@ def _require_user(session: Session, actor: Principal, user_id: str) -> None:
         raise not_found("User", user_id)
 
 
-def task_views(session: Session, tasks: Sequence[Task]) -> list[TaskView]:
-    """Tasks with their assignees (by name) and teams, in two queries whatever the count."""
+def task_views(
+    session: Session, tasks: Sequence[Task], *, with_teams: bool = True
+) -> list[TaskView]:
+    """Tasks with their assignees (by name) and teams, in two queries whatever the count (one
+    without teams: the list form shows only their ids)."""
     if not tasks:
         return []
     assignees: dict[str, list[User]] = {}
@@ -169,7 +172,7 @@ def task_views(session: Session, tasks: Sequence[Task]) -> list[TaskView]:
     )
     for task_id, user in rows:
         assignees.setdefault(task_id, []).append(user)
-    team_ids = sorted({t.team_id for t in tasks if t.team_id})
+    team_ids = sorted({t.team_id for t in tasks if t.team_id}) if with_teams else []
     teams = (
         {team.id: team for team in session.scalars(select(Team).where(Team.id.in_(team_ids)))}
         if team_ids
