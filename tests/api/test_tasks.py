@@ -326,7 +326,9 @@ def test_list_query_count_does_not_grow_with_the_page(
     assert _queries(client, engine, w.token, f"/v1/tasks?assignee={people[0].id}") <= 5
 
 
-def test_get_query_count(client: TestClient, factory: Factory, world: World, engine: Engine) -> None:
+def test_get_query_count(
+    client: TestClient, factory: Factory, world: World, engine: Engine
+) -> None:
     w = world
     people = [factory.member(w.org)[0] for _ in range(5)]
     task = w.entries.task(w.org, "t", team=w.team, assignees=people)
@@ -396,4 +398,3 @@ def _plan(engine: Engine, statement: str) -> list[str]:
         for row in rows
         if str(row[3]).startswith(("SEARCH", "SCAN")) and "SUBQUERY" not in str(row[3])
     ]
-

@@ -253,4 +253,5 @@ def _sync_conversation(session: Session, task: Task, assignees: list[str] | None
     session.execute(update(Comment).where(Comment.task_id == task.id).values(body=task.title))
     if assignees:
         conversation_state.grant_access(session, conversation, assignees, now=now, location="none")
+    session.flush()  # the counts are queried from the rows
     conversation_state.refresh_summary(session, conversation)
