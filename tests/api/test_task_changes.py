@@ -12,51 +12,24 @@ from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Conversation, ConversationUser, Membership, Task
-from missive_server.schemas.tasks import TaskEnvelope
-from tests.api.test_tasks import World, user_ref, world  # noqa: F401 (fixture)
+from tests.api.tasks_support import (
+    T,
+    World,
+    comments_of,
+    conversation_of,
+    created,
+    make_world,
+    post,
+    user_ref,
+)
 from tests.api.test_teams import UNAUTHORIZED, error
 from tests.conftest import bearer
 from tests.factories import Factory, email
 
-T = 1_700_000_000
 
-
-def post(client: TestClient, token: str, **task: Any) -> Any:
-    return client.post("/v1/tasks", headers=bearer(token), json={"tasks": task})
-
-
-def created(client: TestClient, token: str, **task: Any) -> dict[str, Any]:
-    response = post(client, token, **task)
-    assert response.status_code == 201, response.json()
-    TaskEnvelope.model_validate(response.json())
-    body: dict[str, Any] = response.json()["tasks"]
-    return body
-
-
-def patch(client: TestClient, token: str, task_id: str, **fields: Any) -> Any:
-    return client.patch(f"/v1/tasks/{task_id}", headers=bearer(token), json={"tasks": fields})
-
-
-def patched(client: TestClient, token: str, task_id: str, **fields: Any) -> dict[str, Any]:
-    response = patch(client, token, task_id, **fields)
-    assert response.status_code == 200, response.json()
-    TaskEnvelope.model_validate(response.json())
-    body: dict[str, Any] = response.json()["tasks"]
-    return body
-
-
-def conversation_of(client: TestClient, token: str, conversation_id: str) -> dict[str, Any]:
-    response = client.get(f"/v1/conversations/{conversation_id}", headers=bearer(token))
-    assert response.status_code == 200, response.json()
-    body: dict[str, Any] = response.json()["conversations"][0]
-    return body
-
-
-def comments_of(client: TestClient, token: str, conversation_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"/v1/conversations/{conversation_id}/comments", headers=bearer(token))
-    assert response.status_code == 200, response.json()
-    comments: list[dict[str, Any]] = response.json()["comments"]
-    return comments
+@pytest.fixture
+def world(factory: Factory) -> World:
+    return make_world(factory)
 
 
 # --- POST: standalone ------------------------------------------------------------------------

@@ -12,19 +12,26 @@ from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
 from missive_server.db.models import ConversationUser, TaskAssignee
-from tests.api.test_task_changes import (
+from tests.api.tasks_support import (
+    T,
+    World,
     comments_of,
     conversation_of,
     created,
+    ids,
+    make_world,
     patch,
     patched,
+    user_ref,
 )
-from tests.api.test_tasks import World, ids, user_ref, world  # noqa: F401 (fixture)
 from tests.api.test_teams import error
 from tests.conftest import bearer
 from tests.factories import Factory
 
-T = 1_700_000_000
+
+@pytest.fixture
+def world(factory: Factory) -> World:
+    return make_world(factory)
 
 
 def standalone(client: TestClient, w: World, **fields: Any) -> dict[str, Any]:

@@ -94,7 +94,8 @@ async def create_task(
         placement=body.tasks.to_placement(),
         now=clock.now(),
     )
-    return envelope("tasks", render_task(tasks.task_views(session, [created], with_teams=False)[0]), 201)
+    view = tasks.task_views(session, [created], with_teams=False)[0]
+    return envelope("tasks", render_task(view), 201)
 
 
 @router.patch("/tasks/{task_id}", response_model=TaskEnvelope, summary="Update a task")
@@ -108,4 +109,5 @@ async def update_task(
     updated = task_changes.update_task(
         session, actor=actor, task_id=task_id, fields=body.tasks.to_fields(), now=clock.now()
     )
-    return envelope("tasks", render_task(tasks.task_views(session, [updated], with_teams=False)[0]))
+    view = tasks.task_views(session, [updated], with_teams=False)[0]
+    return envelope("tasks", render_task(view))
