@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from missive_server.db.models import Organization, Task, Team, User
+from missive_server.db.models import Conversation, Organization, Task, Team, User
 from missive_server.schemas.tasks import TaskEnvelope, TasksEnvelope
 from tests.conftest import bearer
 from tests.factories import EntryFactory, Factory
@@ -33,6 +33,30 @@ def make_world(factory: Factory) -> World:
     team = factory.team(org, "Support", active=[me])
     entries = EntryFactory(factory.session, factory.clock)
     return World(org, me, factory.token(me), phil, team, entries)
+
+
+@dataclass
+class Foreign:
+    """What the caller must not reach: another organization's user, team and conversation,
+    and a conversation of their own organization they have no access to."""
+
+    org: Organization
+    stranger: User
+    team: Team
+    conversation: Conversation
+    hidden: Conversation
+
+
+def make_foreign(factory: Factory, w: World) -> Foreign:
+    other = factory.organization("Other")
+    stranger = factory.user("s@other.test", organizations={other: "user"})
+    return Foreign(
+        org=other,
+        stranger=stranger,
+        team=factory.team(other, "Theirs"),
+        conversation=factory.conversation(other, users=[stranger]),
+        hidden=factory.conversation(w.org, users=[w.phil]),
+    )
 
 
 def wire(task: Task, assignees: list[User] | None = None, **changes: Any) -> dict[str, Any]:

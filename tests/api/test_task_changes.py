@@ -18,6 +18,7 @@ from tests.api.tasks_support import (
     comments_of,
     conversation_of,
     created,
+    make_foreign,
     make_world,
     post,
     user_ref,
@@ -323,25 +324,33 @@ def test_create_validation(
     assert session.scalar(select(func.count()).select_from(Task)) == 0
 
 
-def test_create_without_body(client: TestClient, world: World) -> None:
-    for body in (None, {"tasks": "x"}):
-        response = client.post("/v1/tasks", headers=bearer(world.token), json=body)
-        assert response.status_code == 400
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (None, "Request body is required"),
+        ([], "Request body must be a JSON object"),
+        ({"tasks": "x"}, "'tasks' must be an object"),
+        ({"tasks": None}, "'tasks' must be an object"),
+    ],
+)
+def test_create_with_a_bad_body(client: TestClient, world: World, body: Any, message: str) -> None:
+    response = client.post("/v1/tasks", headers=bearer(world.token), json=body)
+    assert (response.status_code, response.json()) == (400, error(message))
 
 
 def test_create_with_unknown_or_foreign_ids(
     client: TestClient, factory: Factory, world: World, session: Session
 ) -> None:
-    w = world
-    other = factory.organization("Other")
-    stranger = factory.user("s@other.test", organizations={other: "user"})
-    foreign_team = factory.team(other, "Theirs")
-    foreign_conversation = factory.conversation(other, users=[stranger])
-    hidden = factory.conversation(w.org, users=[w.phil])
+    w, f = world, make_foreign(factory, world)
+    other, stranger, foreign_team = f.org, f.stranger, f.team
+    foreign_conversation, hidden = f.conversation, f.hidden
+    # Another organization of the caller's: its ids are real, but not of the task's organization.
     beta = factory.organization("Beta")
     session.add(Membership(organization_id=beta.id, user_id=w.me.id, role="user"))
     session.commit()
     beta_team = factory.team(beta, "Beta team", active=[w.me])
+    beta_user = factory.user("b@beta.test", organizations={beta: "user"})
+    mine = factory.conversation(w.org, users=[w.me])
     org = w.org.id
     cases = [
         ({"organization": other.id, "team": foreign_team.id}, f"Organization with id '{other.id}'"),
@@ -354,6 +363,11 @@ def test_create_with_unknown_or_foreign_ids(
             f"User with id '{stranger.id}'",
         ),
         ({"organization": org, "assignees": ["nope"]}, "User with id 'nope'"),
+        ({"organization": org, "assignees": [beta_user.id]}, f"User with id '{beta_user.id}'"),
+        (
+            {"organization": beta.id, "subtask": True, "conversation": mine.id},
+            f"Conversation with id '{mine.id}'",
+        ),
         (
             {"subtask": True, "conversation": foreign_conversation.id},
             f"Conversation with id '{foreign_conversation.id}'",

@@ -8,7 +8,16 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from missive_server.schemas.tasks import TaskDetailEnvelope
-from tests.api.tasks_support import T, World, ids, listed, make_world, user_ref, wire
+from tests.api.tasks_support import (
+    T,
+    World,
+    ids,
+    listed,
+    make_foreign,
+    make_world,
+    user_ref,
+    wire,
+)
 from tests.api.test_teams import UNAUTHORIZED, error
 from tests.conftest import bearer, count_queries
 from tests.factories import Factory
@@ -162,19 +171,14 @@ def test_filters(client: TestClient, factory: Factory, world: World) -> None:
 def test_filters_with_unknown_or_foreign_ids(
     client: TestClient, factory: Factory, world: World
 ) -> None:
-    w = world
-    other = factory.organization("Other")
-    stranger = factory.user("s@other.test", organizations={other: "user"})
-    foreign_team = factory.team(other, "Theirs")
-    foreign_conversation = factory.conversation(other, users=[stranger])
-    hidden_conversation = factory.conversation(w.org, users=[w.phil])
+    w, f = world, make_foreign(factory, world)
     cases = {
-        "organization": [(other.id, "Organization"), ("nope", "Organization")],
-        "team": [(foreign_team.id, "Team"), ("nope", "Team")],
-        "assignee": [(stranger.id, "User"), ("nope", "User")],
+        "organization": [(f.org.id, "Organization"), ("nope", "Organization")],
+        "team": [(f.team.id, "Team"), ("nope", "Team")],
+        "assignee": [(f.stranger.id, "User"), ("nope", "User")],
         "conversation": [
-            (foreign_conversation.id, "Conversation"),
-            (hidden_conversation.id, "Conversation"),
+            (f.conversation.id, "Conversation"),
+            (f.hidden.id, "Conversation"),
             ("nope", "Conversation"),
         ],
     }

@@ -34,38 +34,31 @@ class TaskView:
 # --- wire objects (spec 2.14 "Task object") ------------------------------------------------
 
 
-class TaskOut(WireModel):
+class _TaskFields(WireModel):
+    id: str
+    conversation: str | None
+    title: str
+    description: str | None
+    state: TaskState
+    started_at: int | None
+    closed_at: int | None
+    due_at: int | None
+    type: TaskType
+    last_activity_at: int
+
+
+class TaskOut(_TaskFields):
     """List form: ``assignees`` are ids and ``team`` an id."""
 
-    id: str
-    conversation: str | None
-    title: str
-    description: str | None
-    state: TaskState
-    started_at: int | None
-    closed_at: int | None
     assignees: list[str]
     team: str | None
-    due_at: int | None
-    type: TaskType
-    last_activity_at: int
 
 
-class TaskDetailOut(WireModel):
+class TaskDetailOut(_TaskFields):
     """Get form: ``assignees`` are user objects and ``team`` a team reference."""
 
-    id: str
-    conversation: str | None
-    title: str
-    description: str | None
-    state: TaskState
-    started_at: int | None
-    closed_at: int | None
     assignees: list[UserRef]
     team: TeamRef | None
-    due_at: int | None
-    type: TaskType
-    last_activity_at: int
 
 
 class TasksEnvelope(WireModel):

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
 from missive_server.db.models import Comment, Conversation, Task, TaskAssignee, Team
-from missive_server.errors import BadRequest, not_found
+from missive_server.errors import BadRequest
 from missive_server.ids import new_id
 from missive_server.schemas.conversation_actions import ConversationActions
 from missive_server.schemas.tasks import TaskFields, TaskPlacement
 from missive_server.services import conversation_state
+from missive_server.services.conversation_actions import find_team
 from missive_server.services.conversation_targets import open_target
 from missive_server.services.organizations import require_member
 from missive_server.services.tasks import get_visible_task
@@ -51,7 +52,7 @@ def create_task(
     organization_id = (
         require_member(actor, placement.organization) if placement.organization else None
     )
-    team = _team(session, actor, fields.team, organization_id)
+    team = find_team(session, actor, fields.team, organization_id)
     assignees = _assignees(session, organization_id, fields.assignees or [])
     conversation = _parent(session, actor, placement, now) if placement.subtask else None
     if conversation is not None:
@@ -102,20 +103,6 @@ def _check_placement(fields: TaskFields, placement: TaskPlacement) -> None:
         for name, value in used:
             if value:
                 raise BadRequest(f"'organization' is required when using '{name}'")
-
-
-def _team(
-    session: Session, actor: Principal, team_id: str | None, organization_id: str | None
-) -> Team | None:
-    """The team, which must belong to the task's organization; anything else is unknown."""
-    if team_id is None:
-        return None
-    team = session.get(Team, team_id)
-    if team is None or not actor.is_member(team.organization_id):
-        raise not_found("Team", team_id)
-    if team.organization_id != organization_id:
-        raise not_found("Team", team_id)
-    return team
 
 
 def _assignees(session: Session, organization_id: str | None, user_ids: Sequence[str]) -> list[str]:
@@ -169,7 +156,7 @@ def update_task(
     given = fields.given
     if not given:
         return task
-    team = _team(session, actor, fields.team, task.organization_id) if "team" in given else None
+    team = find_team(session, actor, fields.team, task.organization_id) if "team" in given else None
     assignees = None
     if "assignees" in given:
         assignees = _assignees(session, task.organization_id, fields.assignees or [])
