@@ -47,7 +47,8 @@ def create_task(
     now: int,
 ) -> Task:
     """A standalone task, or a subtask in the conversation found by id or references (or a
-    new one). Every id is checked before anything is written."""
+    new one). Every id is checked before anything is written, except that a located personal
+    conversation is refused after the fact (the request's transaction then rolls back)."""
     _check_placement(fields, placement)
     organization_id = (
         require_member(actor, placement.organization) if placement.organization else None
@@ -55,11 +56,9 @@ def create_task(
     team = find_team(session, actor, fields.team, organization_id)
     assignees = _assignees(session, organization_id, fields.assignees or [])
     conversation = _parent(session, actor, placement, now) if placement.subtask else None
-    if conversation is not None:
-        organization_id = conversation.organization_id
     task = Task(
         id=new_id(),
-        organization_id=organization_id,
+        organization_id=conversation.organization_id if conversation else organization_id,
         conversation_id=conversation.id if conversation else None,
         team_id=team.id if team else None,
         creator_id=actor.user_id,
@@ -76,13 +75,26 @@ def create_task(
     session.flush()
     _replace_assignees(session, task, assignees)
     if conversation is not None:
-        session.add(_task_comment(task, author_id=actor.user_id, now=now))
-        conversation_state.grant_access(session, conversation, assignees, now=now, location="none")
-        conversation_state.touch(session, conversation, now)
-        session.flush()
-        conversation_state.refresh_summary(session, conversation)
-    session.flush()
+        _add_to_conversation(session, task, conversation, assignees, author_id=actor.user_id)
     return task
+
+
+def _add_to_conversation(
+    session: Session,
+    task: Task,
+    conversation: Conversation,
+    assignees: list[str],
+    *,
+    author_id: str,
+) -> None:
+    """The comment carrying the task, access for its assignees, activity and counts."""
+    now = task.created_at
+    session.add(_task_comment(task, author_id=author_id, now=now))
+    conversation_state.grant_access(session, conversation, assignees, now=now, location="none")
+    conversation_state.touch(session, conversation, now)
+    session.flush()
+    conversation_state.refresh_summary(session, conversation)
+    session.flush()
 
 
 def _check_placement(fields: TaskFields, placement: TaskPlacement) -> None:
