@@ -255,14 +255,18 @@ class EntryFactory:
         closed_at: int | None = None,
         team: Team | None = None,
         assignees: list[User] | None = None,
+        creator: User | None = None,
+        type: str = "task",
+        at: int | None = None,
     ) -> Task:
-        now = self.clock.now()
+        now = at if at is not None else self.clock.now()
         task = Task(
             id=new_id(),
             organization_id=org.id,
             conversation_id=conversation.id if conversation else None,
             team_id=team.id if team else None,
-            type="task",
+            creator_id=creator.id if creator else None,
+            type=type,
             title=title,
             description=None,
             state=state,
@@ -274,7 +278,10 @@ class EntryFactory:
         )
         self.session.add(task)
         self.session.flush()
-        self.session.add_all(TaskAssignee(task_id=task.id, user_id=u.id) for u in assignees or [])
+        self.session.add_all(
+            TaskAssignee(task_id=task.id, user_id=u.id, last_activity_at=now)
+            for u in assignees or []
+        )
         self.session.commit()
         return task
 

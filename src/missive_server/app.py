@@ -24,6 +24,7 @@ from missive_server.api import (
     organizations,
     posts,
     shared_labels,
+    tasks,
     teams,
     users,
 )
@@ -49,6 +50,7 @@ V1_ROUTERS = (
     conversation_updates.router,
     posts.router,
     drafts.router,
+    tasks.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -71,6 +71,7 @@ def test_real_responses_match_the_documented_models(
     with_posts = next(c for c in conversations if c["id"] != with_messages["id"])
     cid = with_messages["id"]
     message_id = _get(client, demo, f"/v1/conversations/{cid}/messages")["messages"][0]["id"]
+    task_id = _get(client, demo, "/v1/tasks")["tasks"][0]["id"]
     calls = {
         "/v1/organizations": "/v1/organizations",
         "/v1/users": "/v1/users",
@@ -83,6 +84,8 @@ def test_real_responses_match_the_documented_models(
         "/v1/conversations/{conversation_id}/drafts": f"/v1/conversations/{cid}/drafts",
         "/v1/conversations/{conversation_id}/posts": f"/v1/conversations/{with_posts['id']}/posts",
         "/v1/messages/{message_ids}": f"/v1/messages/{message_id}",
+        "/v1/tasks": "/v1/tasks",
+        "/v1/tasks/{task_id}": f"/v1/tasks/{task_id}",
     }
     for path, url in calls.items():
         model = _route("GET", path).response_model

@@ -21,6 +21,8 @@ from missive_server.db.models import (
     Message,
     Post,
     SharedLabel,
+    Task,
+    TaskAssignee,
     TeamMember,
 )
 from missive_server.services import tokens
@@ -376,3 +378,58 @@ def test_demo_document_seeds_and_reseeds_identically(session: Session, clock: Fr
     assert first.ids == second.ids
     assert len(first.ids["conversations"]) == 6
     assert first.tokens == DEMO_TOKENS
+
+
+def test_tasks_are_seeded_once(session: Session, clock: FrozenClock) -> None:
+    document = base(
+        tasks=[
+            {
+                "organization": ORG,
+                "title": "Update the macro",
+                "team": "Support",
+                "assignees": ["bob@acme.test", "bob@acme.test"],
+                "creator": "alice@acme.test",
+                "state": "in_progress",
+                "due_at": 1_800_000_000,
+            }
+        ]
+    )
+    result = run(session, clock, document)
+    task = session.get(Task, result.ids["tasks"]["Update the macro"])
+    assert task is not None
+    assert (task.state, task.started_at, task.closed_at, task.due_at, task.type) == (
+        "in_progress",
+        clock.now(),
+        None,
+        1_800_000_000,
+        "task",
+    )
+    assert (task.team_id, task.creator_id) == (
+        result.ids["teams"]["Support"],
+        result.ids["users"]["alice@acme.test"],
+    )
+    assignees = session.scalars(select(TaskAssignee.user_id).where(TaskAssignee.task_id == task.id))
+    assert list(assignees) == [result.ids["users"]["bob@acme.test"]]
+    assert run(session, clock, document).ids == result.ids
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ({"title": "t"}, "tasks[0] (t): a standalone task needs a 'team' or 'assignees'"),
+        (
+            {"title": "t", "team": "Nope"},
+            "tasks[0] (t): team: no team 'Nope' in 'Acme' in this file or the database",
+        ),
+        (
+            {"title": "t", "assignees": ["carol@else.test"]},
+            "tasks[0] (t): assignees: no user 'carol@else.test' in this file or the database",
+        ),
+    ],
+)
+def test_task_seed_errors(
+    session: Session, clock: FrozenClock, task: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SeedError) as raised:
+        run(session, clock, base(tasks=[{"organization": ORG, **task}]))
+    assert str(raised.value) == message

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     field_validator,
     model_validator,
@@ -30,6 +29,7 @@ from missive_server.schemas.fields import (
     AttachmentIn,
     ParticipantsIn,
     Timestamp,
+    at_most,
     invalid,
 )
 from missive_server.schemas.messages import Participant
@@ -50,17 +50,8 @@ def _number_as_text(value: Any) -> Any:
     return value
 
 
-def _at_most(limit: int) -> AfterValidator:
-    def check(value: str) -> str:
-        if len(value) > limit:
-            raise invalid(f"must be at most {limit} characters")
-        return value
-
-    return AfterValidator(check)
-
-
-ExternalId = Annotated[str, BeforeValidator(_number_as_text), _at_most(EXTERNAL_ID_MAX)]
-Reference = Annotated[str, _at_most(REFERENCE_MAX)]
+ExternalId = Annotated[str, BeforeValidator(_number_as_text), at_most(EXTERNAL_ID_MAX)]
+Reference = Annotated[str, at_most(REFERENCE_MAX)]
 
 
 @dataclass(slots=True)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from missive_server.db.models import Attachment, Comment, Task, Team, User
+from missive_server.db.models import Attachment, Comment, User
 from missive_server.schemas.attachments import AttachmentOut, render_attachment
 from missive_server.schemas.base import WireModel
 from missive_server.schemas.conversations import TeamRef
+from missive_server.schemas.tasks import TaskView, render_team_ref
 from missive_server.schemas.users import UserRef, render_user_ref
-
-
-@dataclass(slots=True)
-class TaskView:
-    task: Task
-    assignees: list[User] = field(default_factory=list)
-    team: Team | None = None
 
 
 @dataclass(slots=True)
@@ -83,9 +77,5 @@ def render_comment_task(view: TaskView) -> dict[str, Any]:
         "started_at": t.started_at,
         "closed_at": t.closed_at,
         "assignees": [render_user_ref(u) for u in view.assignees],
-        "team": (
-            {"id": view.team.id, "name": view.team.name, "organization": view.team.organization_id}
-            if view.team
-            else None
-        ),
+        "team": render_team_ref(view.team),
     }

@@ -119,3 +119,19 @@ class AttachmentIn(RequestModel):
 
     base64_data: Base64
     filename: Annotated[str, AfterValidator(_filename)]
+
+
+def bounded_text(limit: int) -> AfterValidator:
+    """Stripped, not empty, at most ``limit`` characters (names, titles)."""
+    return _bounded_text(limit)
+
+
+def at_most(limit: int) -> AfterValidator:
+    """At most ``limit`` characters, kept as given (free text that may be empty)."""
+
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise invalid(f"must be at most {limit} characters")
+        return value
+
+    return AfterValidator(check)

@@ -217,6 +217,27 @@ class ConversationSeed(SeedModel):
     posts: list[PostSeed] = Field(default_factory=list)
 
 
+class TaskSeed(SeedModel):
+    """A standalone task (spec 2.14), matched by (organization, title) on later runs."""
+
+    organization: NonEmpty
+    title: NonEmpty
+    description: str | None = None
+    state: Literal["todo", "in_progress", "closed"] = "todo"
+    team: str | None = None
+    #: Emails of the assignees (members of the organization).
+    assignees: list[str] = Field(default_factory=list)
+    #: Email of the user who created it.
+    creator: str | None = None
+    due_at: int | None = None
+
+    @model_validator(mode="after")
+    def _has_owner(self) -> TaskSeed:
+        if self.team is None and not self.assignees:
+            raise ValueError("a standalone task needs a 'team' or 'assignees'")
+        return self
+
+
 class SeedDocument(SeedModel):
     organizations: list[OrganizationSeed] = Field(default_factory=list)
     users: list[UserSeed] = Field(default_factory=list)
@@ -225,18 +246,20 @@ class SeedDocument(SeedModel):
     shared_labels: list[SharedLabelSeed] = Field(default_factory=list)
     contact_books: list[ContactBookSeed] = Field(default_factory=list)
     conversations: list[ConversationSeed] = Field(default_factory=list)
+    tasks: list[TaskSeed] = Field(default_factory=list)
 
     def entry_count(self) -> int:
         """How many entries ``seed`` walks through (drives progress bars)."""
         sections = (self.organizations, self.users, self.teams, self.accounts, self.shared_labels)
-        return sum(len(s) for s in sections) + len(self.contact_books) + len(self.conversations)
+        entries = sum(len(s) for s in sections) + len(self.contact_books) + len(self.conversations)
+        return entries + len(self.tasks)
 
 
 def entry_label(section: str, index: int, raw: object) -> str:
     """``teams[0] (Support)``: where an entry sits, and what it is called when it says."""
     label = f"{section}[{index}]"
     if isinstance(raw, dict):
-        for name_field in ("email", "key", "name", "address", "phone_number", "subject"):
+        for name_field in ("email", "key", "name", "address", "phone_number", "subject", "title"):
             value = raw.get(name_field)
             if isinstance(value, str) and value:
                 return f"{label} ({value})"

@@ -71,7 +71,7 @@ def validate_actions(
     """Check ``actions`` against ``conversation`` (``None`` for one about to be created)."""
     _check_shape(actions)
     organization_id = _organization(actor, actions, conversation)
-    team = _team(session, actor, actions.team, organization_id)
+    team = find_team(session, actor, actions.team, organization_id)
     if team is not None:
         organization_id = team.organization_id
     user_ids = [*actions.add_users, *actions.add_assignees, *actions.remove_assignees]
@@ -111,9 +111,10 @@ def _organization(
     return actions.organization
 
 
-def _team(
+def find_team(
     session: Session, actor: Principal, team_id: str | None, organization_id: str | None
 ) -> Team | None:
+    """The team of one of the actor's organizations (``organization_id``'s when given), or 404."""
     if team_id is None:
         return None
     team = session.get(Team, team_id)

@@ -120,9 +120,10 @@ def refresh_summary(session: Session, conversation: Conversation) -> None:
         )
         or 0
     )
+    # Subtasks only: a tasked conversation's own task (type "conversation") is not one of them.
     tasks_count, completed = session.execute(
         select(func.count(), func.count().filter(Task.state == "closed")).where(
-            Task.conversation_id == cid
+            Task.conversation_id == cid, Task.type == "task"
         )
     ).one()
     conversation.tasks_count, conversation.completed_tasks_count = tasks_count, completed

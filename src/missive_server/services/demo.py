@@ -43,7 +43,7 @@ def demo_is_seeded(session: Session) -> bool:
 
 
 def demo_document(now: int) -> SeedDocument:
-    """Acme Inc.: three users, a Support team, labels, two accounts, six conversations."""
+    """Acme Inc.: three users, a Support team, labels, two accounts, six conversations, a task."""
     return SeedDocument.model_validate(
         {
             "organizations": [{"name": DEMO_ORGANIZATION}],
@@ -67,6 +67,17 @@ def demo_document(now: int) -> SeedDocument:
                 _feature_request(now),
                 _website_chat(now),
                 _trial_signup(now),
+            ],
+            "tasks": [
+                {
+                    "organization": DEMO_ORGANIZATION,
+                    "title": "Update the refund macro",
+                    "description": "Mention the 5-day processing time for card refunds.",
+                    "team": "Support",
+                    "assignees": ["bruno@acme.test"],
+                    "creator": "alice@acme.test",
+                    "due_at": now + 2 * DAY,
+                }
             ],
         }
     )
