@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from missive_server import __version__
 from missive_server.api import (
+    analytics,
     conversation_entries,
     conversation_updates,
     conversations,
@@ -49,6 +50,7 @@ V1_ROUTERS = (
     conversation_updates.router,
     posts.router,
     drafts.router,
+    analytics.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -114,7 +116,7 @@ def build_worker(
     return Worker(
         session_factory,
         clock=clock,
-        handlers=build_handlers(settings, http_client=client),
+        handlers=build_handlers(settings, http_client=client, clock=clock),
         policy=RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff_seconds),
     )
 
