@@ -204,6 +204,10 @@ def _message(conversation_id: str, m: Msg) -> Message:
 # --- The expected report, in plain Python ----------------------------------------------------
 
 
+#: (conversation, kind, at, user, account type) of one counted event.
+Event = tuple[Conv, str, int, "str | None", "str | None"]
+
+
 @dataclass
 class Filters:
     teams: list[str] = field(default_factory=list)
@@ -235,8 +239,7 @@ class Expected:
         self.data, self.start, self.end = data, start, end
         self.zone = ZoneInfo(zone)
         self.f = filters or Filters()
-        # (conversation, kind, at, user, account type) for every counted event
-        self.events: list[tuple[Conv, str, int, str | None, str | None]] = []
+        self.events: list[Event] = []
         self.waits: list[tuple[Conv, int, str]] = []
         self.unanswered = 0
         for conv in data.conversations:
@@ -350,6 +353,9 @@ class Expected:
             }
             for t in ACCOUNT_TYPES
         ]
+
+    def _count(self, kind: str, *, account_type: str) -> int:
+        return sum(1 for e in self.events if e[1] == kind and e[4] == account_type)
 
     def by_date(self) -> dict[str, dict[str, int]]:
         """Only the dates with events; the report lists every date of the period."""
