@@ -93,6 +93,11 @@ def test_auth_is_required(client: TestClient, org: Any) -> None:
             "(got '../../etc/passwd')",
         ),
         ({"time_zone": 5}, "'reports.time_zone' must be a string"),
+        (
+            {"time_zone": "x" * 1000},
+            "'reports.time_zone' must be an IANA time zone name such as 'America/Montreal' "
+            f"(got '{'x' * 61}...')",
+        ),
         ({"teams": "x"}, "'reports.teams' must be an array"),
         ({"users": [5]}, "'reports.users[0]' must be a string"),
         (

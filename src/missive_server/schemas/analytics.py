@@ -30,16 +30,22 @@ def _time_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+def _shown(value: str) -> str:
+    """The bad value as quoted in a message, cut short: messages stay one line."""
+    return value if len(value) <= 64 else value[:61] + "..."
+
+
 def _time_zone(value: str) -> str:
     if value not in _time_zones():
-        raise invalid(f"must be an IANA time zone name such as 'America/Montreal' (got '{value}')")
+        example = "'America/Montreal'"
+        raise invalid(f"must be an IANA time zone name such as {example} (got '{_shown(value)}')")
     return value
 
 
 def _account_type(value: str) -> str:
     if value not in REPORT_ACCOUNT_TYPES:
         allowed = ", ".join(f"'{t}'" for t in REPORT_ACCOUNT_TYPES)
-        raise invalid(f"must be one of {allowed} (got '{value}')")
+        raise invalid(f"must be one of {allowed} (got '{_shown(value)}')")
     return value
 
 
