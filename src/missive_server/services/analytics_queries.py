@@ -19,7 +19,6 @@ from sqlalchemy import (
     SQLColumnExpression,
     String,
     Subquery,
-    and_,
     case,
     cast,
     distinct,
@@ -225,39 +224,49 @@ def first_responses(scope: Scope, scoped: Subquery) -> AnySelect:
     """Per conversation whose first incoming message falls in the period: that message's time,
     the first reply by a user at or after it (before ``end``), who replied (the smallest user
     id when two replied in the same second), and its labels (one row per label, or one row
-    with ``label_id`` NULL)."""
+    with ``label_id`` NULL).
+
+    The reply and its author are correlated subqueries: one seek each in the
+    ``(conversation_id, draft, delivered_at)`` index per conversation, where a join on
+    ``delivered_at >= first incoming`` lets PostgreSQL's planner pick a quadratic plan."""
+    first_at = func.min(Message.delivered_at)
     incoming = (
-        select(Message.conversation_id.label("cid"), func.min(Message.delivered_at).label("at"))
+        select(Message.conversation_id.label("cid"), first_at.label("at"))
         .join(scoped, scoped.c.id == Message.conversation_id)
         .where(*message_conditions(scope, Message), Message.author_id.is_(None))
         .group_by(Message.conversation_id)
+        .having(first_at >= scope.start, first_at < scope.end)
         .subquery("first_incoming")
     )
     reply = aliased(Message)
-    replies = _reply_conditions(scope, reply, incoming.c.cid)
-    firsts = (
-        select(incoming.c.cid, incoming.c.at, func.min(reply.delivered_at).label("reply_at"))
-        .outerjoin(reply, and_(*replies, reply.delivered_at >= incoming.c.at))
-        .where(*_within(scope, incoming.c.at))
-        .group_by(incoming.c.cid, incoming.c.at)
-        .subquery("first_replies")
+    reply_at = (
+        select(func.min(reply.delivered_at))
+        .where(
+            *_reply_conditions(scope, reply, incoming.c.cid), reply.delivered_at >= incoming.c.at
+        )
+        .scalar_subquery()
     )
+    firsts = select(incoming.c.cid, incoming.c.at, reply_at.label("reply_at")).subquery("firsts")
     author = aliased(Message)
-    by = _reply_conditions(scope, author, firsts.c.cid)
-    label = ConversationLabel.shared_label_id
+    responder = (
+        select(func.min(author.author_id))
+        .where(
+            *_reply_conditions(scope, author, firsts.c.cid),
+            author.delivered_at == firsts.c.reply_at,
+        )
+        .scalar_subquery()
+    )
     return (
         select(
             firsts.c.cid,
             scoped.c.team_id,
             firsts.c.at,
             firsts.c.reply_at,
-            func.min(author.author_id).label("responder"),
-            label.label("label_id"),
+            responder.label("responder"),
+            ConversationLabel.shared_label_id.label("label_id"),
         )
         .join(scoped, scoped.c.id == firsts.c.cid)
-        .outerjoin(author, and_(*by, author.delivered_at == firsts.c.reply_at))
         .outerjoin(ConversationLabel, ConversationLabel.conversation_id == firsts.c.cid)
-        .group_by(firsts.c.cid, scoped.c.team_id, firsts.c.at, firsts.c.reply_at, label)
     )
 
 
