@@ -1,7 +1,7 @@
 """Computing an analytics report's figures (field by field in docs/compatibility.md).
 
-About ten aggregate queries whatever the data size (``analytics_queries``); Python only pivots
-their rows, names the groups and computes percentiles from the per-conversation response
+A fixed number of set-based statements whatever the data size (``analytics_materialized``,
+``analytics_queries``); Python only pivots their rows, names the groups and computes percentiles from the per-conversation response
 times, which no portable SQL aggregate gives.
 """
 
@@ -25,6 +25,7 @@ from missive_server.services.analytics_figures import (
     local_days,
     offset_segments,
 )
+from missive_server.services.analytics_materialized import materialized
 
 VOLUMES = {
     "conversations_active": "active",
@@ -50,21 +51,24 @@ class Responses:
 
 def compute_report(session: Session, params: dict[str, Any]) -> dict[str, Any]:
     scope = q.Scope.from_params(params)
-    scoped = q.scoped_conversations(scope)
-    events = q.period_events(scope, scoped)
-    totals = q.tally(session, events)[None]
-    responses = _responses(session.execute(q.first_responses(scope, scoped)).all())
-    answered = len(responses.overall)
-    return {
-        "totals": _volumes(totals)
-        | {"conversations_answered": answered, "conversations_unanswered": responses.unanswered},
-        "first_response_time": duration_stats(responses.overall),
-        "by_user": _by_user(session, scope, events, responses),
-        "by_team": _by_team(session, scope, events, responses),
-        "by_shared_label": _by_label(session, scope, events, responses),
-        "by_account_type": _by_account_type(session, events),
-        "by_day": _by_day(session, scope, events, ZoneInfo(params["time_zone"])),
-    }
+    with materialized(session, scope) as tables:
+        events = tables.events
+        totals = q.tally(session, events)[None]
+        responses = _responses(session.execute(q.first_responses(scope, tables.scoped)).all())
+        answered = len(responses.overall)
+        return {
+            "totals": _volumes(totals)
+            | {
+                "conversations_answered": answered,
+                "conversations_unanswered": responses.unanswered,
+            },
+            "first_response_time": duration_stats(responses.overall),
+            "by_user": _by_user(session, scope, events, responses),
+            "by_team": _by_team(session, scope, events, responses),
+            "by_shared_label": _by_label(session, scope, events, responses),
+            "by_account_type": _by_account_type(session, events),
+            "by_day": _by_day(session, scope, events, ZoneInfo(params["time_zone"])),
+        }
 
 
 def _volumes(counts: dict[str, int]) -> dict[str, int]:

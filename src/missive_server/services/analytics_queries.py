@@ -2,8 +2,9 @@
 
 Everything starts from the scoped conversations (``scoped_conversations``) and one UNION ALL of
 the period's events (``period_events``: conversations created, messages received and sent,
-comments, posts), so every figure applies the same filters. Each breakdown is one aggregate
-query whose columns pivot the event kinds; no query runs per conversation.
+comments, posts), so every figure applies the same filters. Both are materialized once per
+report into temporary tables (``analytics_materialized``); each breakdown is then one aggregate
+query over them whose columns pivot the event kinds. No query runs per conversation.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Integer,
     Select,
     SQLColumnExpression,
     String,
-    Subquery,
     case,
     cast,
     distinct,
@@ -31,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import Label
+from sqlalchemy.sql.expression import FromClause
 
 from missive_server.db.models import (
     Account,
@@ -94,7 +96,7 @@ def by_users(scope: Scope, author: SQLColumnExpression[Any]) -> list[ColumnEleme
     return [author.in_(scope.users)] if scope.users else []
 
 
-def scoped_conversations(scope: Scope) -> Subquery:
+def scoped_conversations(scope: Scope) -> AnySelect:
     """The organization's conversations that pass the conversation filters (see
     docs/compatibility.md). Activity moves ``last_activity_at`` forward (services.
     conversation_state.touch), so conversations idle since before ``start`` have nothing in the
@@ -119,10 +121,10 @@ def scoped_conversations(scope: Scope) -> Subquery:
     if scope.accounts or scope.account_types:
         through = select(Message.conversation_id).where(*message_conditions(scope, Message))
         stmt = stmt.where(Conversation.id.in_(through))
-    return stmt.subquery("scoped")
+    return stmt
 
 
-def period_events(scope: Scope, scoped: Subquery) -> Subquery:
+def period_events(scope: Scope, scoped: FromClause) -> CompoundSelect[*tuple[Any, ...]]:
     """One row per event of the period: ``cid, team_id, at, kind, user_id, account_type``."""
     no_user, no_type = cast(null(), String), cast(null(), String)
     messages = (
@@ -158,7 +160,7 @@ def period_events(scope: Scope, scoped: Subquery) -> Subquery:
         .join(scoped, scoped.c.id == Conversation.id)
         .where(*_within(scope, Conversation.created_at))
     )
-    return union_all(messages, comments, posts, created).subquery("events")
+    return union_all(messages, comments, posts, created)
 
 
 def _within(scope: Scope, at: SQLColumnExpression[Any]) -> list[ColumnElement[bool]]:
@@ -166,7 +168,7 @@ def _within(scope: Scope, at: SQLColumnExpression[Any]) -> list[ColumnElement[bo
     return [at >= scope.start, at < scope.end]
 
 
-def tally_columns(events: Subquery) -> list[Label[int]]:
+def tally_columns(events: FromClause) -> list[Label[int]]:
     """``active`` (distinct conversations with an event other than creation), then one count
     per kind."""
     active = func.count(distinct(case((events.c.kind != "created", events.c.cid))))
@@ -176,7 +178,7 @@ def tally_columns(events: Subquery) -> list[Label[int]]:
 
 
 def tally(
-    session: Session, events: Subquery, key: ColumnElement[Any] | None = None
+    session: Session, events: FromClause, key: ColumnElement[Any] | None = None
 ) -> dict[Any, dict[str, int]]:
     """Counts per ``key`` (all events under ``None`` without one)."""
     columns = tally_columns(events)
@@ -187,7 +189,7 @@ def tally(
     return _rows(session, stmt.select_from(events))
 
 
-def tally_by_label(session: Session, events: Subquery) -> dict[Any, dict[str, int]]:
+def tally_by_label(session: Session, events: FromClause) -> dict[Any, dict[str, int]]:
     label = ConversationLabel.shared_label_id
     stmt = (
         select(label.label("key"), *tally_columns(events))
@@ -220,7 +222,7 @@ def local_day_number(
     return case(*stretches, else_=day(segments[-1].offset))
 
 
-def first_responses(scope: Scope, scoped: Subquery) -> AnySelect:
+def first_responses(scope: Scope, scoped: FromClause) -> AnySelect:
     """Per conversation whose first incoming message falls in the period: that message's time,
     the first reply by a user at or after it (before ``end``), who replied (the smallest user
     id when two replied in the same second), and its labels (one row per label, or one row
