@@ -1,8 +1,8 @@
 """Computing an analytics report's figures (field by field in docs/compatibility.md).
 
 A fixed number of set-based statements whatever the data size (``analytics_materialized``,
-``analytics_queries``); Python only pivots their rows, names the groups and computes percentiles from the per-conversation response
-times, which no portable SQL aggregate gives.
+``analytics_queries``); Python only pivots their rows, names the groups and computes
+percentiles from the per-conversation response times, which no portable SQL aggregate gives.
 """
 
 from __future__ import annotations
