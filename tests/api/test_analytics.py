@@ -314,3 +314,42 @@ def test_a_report_over_generated_data_through_the_api(
     assert report["first_response_time"] == expected.first_response_time()
     assert report["totals"]["messages_sent"] > 100
     ReportEnvelope.model_validate({"reports": report})
+
+
+def test_a_report_deleted_before_the_worker_runs_fails_its_row_for_good(
+    client: TestClient, app: Any, session: Session, org: Any, token: str
+) -> None:
+    report_id = create(client, token, body(org.id))
+    session.delete(session.get(AnalyticsReport, report_id))
+    session.commit()
+
+    assert app.state.worker.run_once() == 1
+
+    session.expire_all()
+    item = session.scalars(select(OutboxItem).where(OutboxItem.kind == "analytics_report")).one()
+    assert (item.status, item.last_error) == ("failed", "the analytics report no longer exists")
+
+
+def test_the_worker_stores_the_figures_with_the_row_outcome(
+    client: TestClient, app: Any, session: Session, clock: FrozenClock, org: Any, token: str
+) -> None:
+    report_id = create(client, token, body(org.id))
+    clock.advance(4)
+    app.state.worker.run_once()
+
+    session.expire_all()
+    report = session.get(AnalyticsReport, report_id)
+    item = session.scalars(select(OutboxItem).where(OutboxItem.kind == "analytics_report")).one()
+    assert report is not None
+    assert (report.status, report.completed_at) == ("complete", NOW + 4)
+    assert report.result is not None
+    assert set(report.result) == {
+        "totals",
+        "first_response_time",
+        "by_user",
+        "by_team",
+        "by_shared_label",
+        "by_account_type",
+        "by_day",
+    }
+    assert (item.status, item.sent_at) == ("sent", NOW + 4)

@@ -211,3 +211,22 @@ def _incoming(at: int):  # type: ignore[no-untyped-def]
     from tests.factories import email
 
     return email(at)
+
+
+def test_leftover_temporary_tables_of_a_failed_run_are_replaced(
+    factory: Factory, session: Session
+) -> None:
+    """SQLite creates temporary tables outside its transaction, so a computation that failed
+    half-way leaves them on the connection; the next one must start from empty tables."""
+    from sqlalchemy.schema import CreateTable
+
+    from missive_server.services.analytics_materialized import EVENTS
+
+    org = factory.organization()
+    factory.conversation(org, at=START + 5, messages=[_incoming(START + 5)])
+    session.execute(CreateTable(EVENTS))
+    session.execute(EVENTS.insert().values(cid="stale", at=START + 1, kind="received"))
+
+    totals = report(session, org)["totals"]
+
+    assert (totals["messages_received"], totals["conversations_active"]) == (1, 1)
