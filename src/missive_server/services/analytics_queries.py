@@ -20,6 +20,7 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     String,
+    Subquery,
     case,
     cast,
     distinct,
@@ -228,18 +229,11 @@ def first_responses(scope: Scope, scoped: FromClause) -> AnySelect:
     id when two replied in the same second), and its labels (one row per label, or one row
     with ``label_id`` NULL).
 
-    The reply and its author are correlated subqueries: one seek each in the
-    ``(conversation_id, draft, delivered_at)`` index per conversation, where a join on
-    ``delivered_at >= first incoming`` lets PostgreSQL's planner pick a quadratic plan."""
-    first_at = func.min(Message.delivered_at)
-    incoming = (
-        select(Message.conversation_id.label("cid"), first_at.label("at"))
-        .join(scoped, scoped.c.id == Message.conversation_id)
-        .where(*message_conditions(scope, Message), Message.author_id.is_(None))
-        .group_by(Message.conversation_id)
-        .having(first_at >= scope.start, first_at < scope.end)
-        .subquery("first_incoming")
-    )
+    The reply and its author are correlated subqueries, one seek each in the
+    ``(conversation_id, draft, delivered_at)`` index per conversation: a range join on
+    ``delivered_at >= first incoming`` was planned quadratically by PostgreSQL on freshly
+    loaded tables (100 s instead of 0.5 s for a year of 20,000 conversations)."""
+    incoming = _first_incoming(scope, scoped)
     reply = aliased(Message)
     reply_at = (
         select(func.min(reply.delivered_at))
@@ -269,6 +263,19 @@ def first_responses(scope: Scope, scoped: FromClause) -> AnySelect:
         )
         .join(scoped, scoped.c.id == firsts.c.cid)
         .outerjoin(ConversationLabel, ConversationLabel.conversation_id == firsts.c.cid)
+    )
+
+
+def _first_incoming(scope: Scope, scoped: FromClause) -> Subquery:
+    """Each scoped conversation's first counted incoming message, when it is in the period."""
+    first_at = func.min(Message.delivered_at)
+    return (
+        select(Message.conversation_id.label("cid"), first_at.label("at"))
+        .join(scoped, scoped.c.id == Message.conversation_id)
+        .where(*message_conditions(scope, Message), Message.author_id.is_(None))
+        .group_by(Message.conversation_id)
+        .having(first_at >= scope.start, first_at < scope.end)
+        .subquery("first_incoming")
     )
 
 
