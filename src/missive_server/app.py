@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from missive_server import __version__
 from missive_server.api import (
+    analytics,
     conversation_entries,
     conversation_updates,
     conversations,
@@ -51,6 +52,7 @@ V1_ROUTERS = (
     posts.router,
     drafts.router,
     tasks.router,
+    analytics.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -116,7 +118,7 @@ def build_worker(
     return Worker(
         session_factory,
         clock=clock,
-        handlers=build_handlers(settings, http_client=client),
+        handlers=build_handlers(settings, http_client=client, clock=clock),
         policy=RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff_seconds),
     )
 

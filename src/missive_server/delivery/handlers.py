@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from missive_server.clock import Clock, SystemClock
+from missive_server.delivery.analytics import AnalyticsReportHandler
 from missive_server.delivery.channels import build_channel_handler
 from missive_server.delivery.mail import CaptureMailer, Mailer, MailHandler, SmtpMailer
 from missive_server.delivery.scheduled import SendDraftHandler
@@ -11,11 +13,14 @@ from missive_server.delivery.worker import Handler
 from missive_server.settings import Settings
 
 
-def build_handlers(settings: Settings, *, http_client: httpx.Client) -> dict[str, Handler]:
+def build_handlers(
+    settings: Settings, *, http_client: httpx.Client, clock: Clock | None = None
+) -> dict[str, Handler]:
     """One handler per ``OutboxItem.kind`` (db/models/outbox.py)."""
     handlers: dict[str, Handler] = {"mail": MailHandler(build_mailer(settings))}
     handlers["channel"] = build_channel_handler(http_client, public_url=settings.public_base)
     handlers["send_draft"] = SendDraftHandler.from_settings(settings)
+    handlers["analytics_report"] = AnalyticsReportHandler(clock or SystemClock())
     return handlers
 
 

@@ -1,6 +1,7 @@
 """All ORM models, imported here so ``Base.metadata`` knows every table."""
 
 from missive_server.db.models.accounts import Account, AccountAlias, AccountUser
+from missive_server.db.models.analytics import AnalyticsReport
 from missive_server.db.models.comments import Comment
 from missive_server.db.models.conversations import (
     Conversation,
@@ -21,6 +22,7 @@ __all__ = [
     "Account",
     "AccountAlias",
     "AccountUser",
+    "AnalyticsReport",
     "ApiToken",
     "Attachment",
     "Comment",

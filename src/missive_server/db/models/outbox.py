@@ -15,8 +15,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from missive_server.db.base import Base
 
 #: ``mail`` (an email message to relay), ``channel`` (SMS/WhatsApp/custom... through an
-#: adapter), ``send_draft`` (a scheduled draft whose ``send_at`` has come).
-OUTBOX_KINDS = ("mail", "channel", "send_draft")
+#: adapter), ``send_draft`` (a scheduled draft whose ``send_at`` has come),
+#: ``analytics_report`` (a report to compute, spec 2.1).
+OUTBOX_KINDS = ("mail", "channel", "send_draft", "analytics_report")
 OUTBOX_STATUSES = ("pending", "sent", "failed", "cancelled")
 
 
