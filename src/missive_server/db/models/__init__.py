@@ -1,6 +1,11 @@
 """All ORM models, imported here so ``Base.metadata`` knows every table."""
 
 from missive_server.db.models.accounts import Account, AccountAlias, AccountUser
+from missive_server.db.models.canned_responses import (
+    CannedResponse,
+    CannedResponseAttachment,
+    CannedResponseLabel,
+)
 from missive_server.db.models.comments import Comment
 from missive_server.db.models.conversations import (
     Conversation,
@@ -23,6 +28,9 @@ __all__ = [
     "AccountUser",
     "ApiToken",
     "Attachment",
+    "CannedResponse",
+    "CannedResponseAttachment",
+    "CannedResponseLabel",
     "Comment",
     "Conversation",
     "ConversationAddress",
