@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from missive_server import __version__
 from missive_server.api import (
+    canned_responses,
     conversation_entries,
     conversation_updates,
     conversations,
@@ -49,6 +50,7 @@ V1_ROUTERS = (
     conversation_updates.router,
     posts.router,
     drafts.router,
+    canned_responses.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
