@@ -81,7 +81,8 @@ def test_create_an_organization_response_with_everything(
         "sub_type": "pdf",
         "size": 8,
     }
-    assert logo["url"].startswith(f"{base}{logo['id']}/") and logo["url"].endswith("/logo.png")
+    assert logo["url"].startswith(f"{base}{logo['id']}/")
+    assert logo["url"].endswith("/logo.png")
     assert response == {
         **PLAIN,
         "id": response["id"],
@@ -139,7 +140,8 @@ def test_create_accepts_a_lone_object_and_many(
     assert [r["title"] for r in many] == ["Two", "Three"]
     # Oldest first; responses created in the same second are ordered by id.
     titles = [r["title"] for r in listed(client, token)]
-    assert titles[0] == "One" and sorted(titles[1:]) == ["Three", "Two"]
+    assert titles[0] == "One"
+    assert sorted(titles[1:]) == ["Three", "Two"]
 
 
 def test_create_is_all_or_nothing(client: TestClient, factory: Factory, session: Session) -> None:
@@ -304,12 +306,13 @@ def test_exactly_one_owner_and_only_yourself(client: TestClient, factory: Factor
 
 
 @pytest.mark.parametrize("field", ["share_with_team", "shared_labels"])
-def test_sharing_requires_an_organization(
-    client: TestClient, factory: Factory, field: str
-) -> None:
+def test_sharing_requires_an_organization(client: TestClient, factory: Factory, field: str) -> None:
     acme = factory.organization()
     me, token = factory.member(acme)
-    value = {"share_with_team": factory.team(acme).id, "shared_labels": [factory.shared_label(acme).id]}
+    value = {
+        "share_with_team": factory.team(acme).id,
+        "shared_labels": [factory.shared_label(acme).id],
+    }
 
     response = post(client, token, {"title": "X", "user": me.id, field: value[field]})
 

@@ -31,9 +31,7 @@ FORBIDDEN: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _render(
-    views: list[ResponseView], settings: AppSettings, status_code: int = 200
-) -> Response:
+def _render(views: list[ResponseView], settings: AppSettings, status_code: int = 200) -> Response:
     rendered = [render_response(v, public_url=settings.public_base) for v in views]
     return envelope("responses", rendered, status_code)
 

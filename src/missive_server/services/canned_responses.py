@@ -243,11 +243,15 @@ def update_responses(
     _refuse_integration(responses, "updated")
     paths = {item.id.strip().lower(): f"responses[{i}]" for i, item in enumerate(items)}
     views = response_views(session, responses)
+    before = {r.id: (r.external_source, r.external_id) for r in responses}
     labels = [
         _update_response(session, actor, v.response, patches[v.response.id], paths[v.response.id])
         for v in views
     ]
     _check_external_ids(session, [(paths[r.id], r) for r in responses])
+    _swap_safely(
+        session, [r for r in responses if before[r.id] != (r.external_source, r.external_id)]
+    )
     for view, wanted in zip(views, labels, strict=True):
         response = view.response
         response.modified_at = now
@@ -336,20 +340,33 @@ def _check_external_ids(session: Session, entries: Sequence[tuple[str, CannedRes
     if not keyed:
         return
     batch = [r.id for _, r in entries]
-    taken = session.execute(
-        select(
-            CannedResponse.organization_id,
-            CannedResponse.user_id,
-            CannedResponse.external_source,
-            CannedResponse.external_id,
-        ).where(
+    taken = session.scalars(
+        select(CannedResponse).where(
             CannedResponse.id.not_in(batch),
             or_(*(_key_condition(key) for key in keyed)),
         )
     ).first()
     if taken is not None:
-        key = _ExternalKey(*taken)
+        key = _ExternalKey(
+            taken.organization_id,
+            taken.user_id,
+            taken.external_source or "",
+            taken.external_id or "",
+        )
         raise _taken(keyed[key], key)
+
+
+def _swap_safely(session: Session, changed: Sequence[CannedResponse]) -> None:
+    """Unique indexes are checked row by row, so two responses trading external ids would
+    collide halfway through the flush: clear the changed ids first, then write them."""
+    if len(changed) < 2:
+        return
+    final = [(r, r.external_id) for r in changed]
+    for r in changed:
+        r.external_id = None
+    session.flush()
+    for r, external_id in final:
+        r.external_id = external_id
 
 
 def _key_condition(key: _ExternalKey) -> ColumnElement[bool]:

@@ -24,7 +24,9 @@ class CannedResponse(Base):
             "external_id",
             unique=True,
         ),
-        Index("ix_responses_user_external", "user_id", "external_source", "external_id", unique=True),
+        Index(
+            "ix_responses_user_external", "user_id", "external_source", "external_id", unique=True
+        ),
         Index(None, "share_with_team_id"),
     )
 
