@@ -13,6 +13,7 @@ from missive_server.db.models import CannedResponse, Organization, User
 from missive_server.ids import new_id
 from missive_server.schemas.canned_responses import ResponsesEnvelope
 from tests.conftest import bearer
+from tests.factories import Factory
 
 NOW = 1_700_000_000
 PLAIN: dict[str, Any] = {
@@ -40,6 +41,34 @@ def png(width: int = 100, height: int = 80) -> bytes:
 
 def b64(content: bytes) -> str:
     return base64.b64encode(content).decode()
+
+
+def text_file(name: str, temporary_id: str | None = None) -> dict[str, Any]:
+    """An attachment item whose content is its own name."""
+    item = {"base64_data": b64(name.encode()), "filename": name}
+    return item if temporary_id is None else {**item, "id": temporary_id}
+
+
+def not_found(response_id: str) -> dict[str, Any]:
+    return error(f"Response with id '{response_id}' does not exist")
+
+
+def hidden_response_ids(factory: Factory, session: Session, org: Organization) -> list[str]:
+    """Ids a member of ``org`` cannot see: unknown, another organization's, a colleague's own."""
+    other = factory.organization("Other")
+    colleague = factory.member(org)[0]
+    return [
+        new_id(),
+        stored_response(session, organization=other).id,
+        stored_response(session, user=colleague).id,
+    ]
+
+
+def sharing_values(factory: Factory, org: Organization) -> dict[str, Any]:
+    return {
+        "share_with_team": factory.team(org).id,
+        "shared_labels": [factory.shared_label(org).id],
+    }
 
 
 def responses_of(response: Any) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
-from missive_server.db.models import Attachment, CannedResponseAttachment
+from missive_server.db.models import Attachment, CannedResponse, CannedResponseAttachment
 from missive_server.ids import new_id
 from tests.api.responses_support import (
     NOW,
@@ -18,21 +18,19 @@ from tests.api.responses_support import (
     created,
     delete,
     error,
+    hidden_response_ids,
     listed,
+    not_found,
     patch,
     png,
     responses_of,
+    sharing_values,
     stored_response,
+    text_file,
 )
-from tests.conftest import bearer
 from tests.factories import Factory
 
 MISMATCH = "'responses' must hold exactly one object per id in the path, each with its 'id'"
-
-
-def _file(name: str, temporary_id: str | None = None) -> dict[str, Any]:
-    item = {"base64_data": b64(name.encode()), "filename": name}
-    return item if temporary_id is None else {**item, "id": temporary_id}
 
 
 def _count(session: Session, model: type[Any]) -> int:
@@ -56,7 +54,7 @@ def test_patch_is_partial(client: TestClient, factory: Factory, clock: FrozenClo
             "to_fields": [{"address": "ann@example.com"}],
             "external_source": "kb",
             "external_id": "t-1",
-            "attachments": [_file("a.txt")],
+            "attachments": [text_file("a.txt")],
         },
     )
     clock.advance(60)
@@ -124,7 +122,11 @@ def test_attachments_replace_the_whole_set(
     [before] = created(
         client,
         token,
-        {"title": "T", "organization": acme.id, "attachments": [_file("a.txt"), _file("b.txt")]},
+        {
+            "title": "T",
+            "organization": acme.id,
+            "attachments": [text_file("a.txt"), text_file("b.txt")],
+        },
     )
     old_urls = [a["url"] for a in before["attachments"]]
 
@@ -168,7 +170,10 @@ def test_new_temporary_ids_are_linked_in_the_stored_body(
 
     [after] = responses_of(
         patch(
-            client, token, before["id"], {"id": before["id"], "attachments": [_file("x.png", "x")]}
+            client,
+            token,
+            before["id"],
+            {"id": before["id"], "attachments": [text_file("x.png", "x")]},
         )
     )
 
@@ -214,7 +219,7 @@ def test_batch_patch_is_all_or_nothing(client: TestClient, factory: Factory) -> 
         client,
         token,
         f"{first['id']},{second['id']}",
-        {"id": first["id"], "title": "Changed", "attachments": [_file("a.txt")]},
+        {"id": first["id"], "title": "Changed", "attachments": [text_file("a.txt")]},
         {"id": second["id"], "shared_labels": [new_id()]},
     )
 
@@ -226,22 +231,16 @@ def test_batch_patch_is_all_or_nothing(client: TestClient, factory: Factory) -> 
 def test_patch_unknown_foreign_or_someone_elses_is_404(
     client: TestClient, factory: Factory, session: Session
 ) -> None:
-    acme, other = factory.organization(), factory.organization("Other")
+    acme = factory.organization()
     _, token = factory.member(acme)
-    colleague = factory.member(acme)[0]
     [mine] = created(client, token, {"title": "A", "organization": acme.id})
-    foreign = stored_response(session, organization=other).id
-    theirs = stored_response(session, user=colleague).id
 
-    for response_id in (new_id(), foreign, theirs):
+    for response_id in hidden_response_ids(factory, session, acme):
         path = f"{mine['id']},{response_id}"
         response = patch(
             client, token, path, {"id": mine["id"], "title": "X"}, {"id": response_id, "title": "X"}
         )
-        assert (response.status_code, response.json()) == (
-            404,
-            error(f"Response with id '{response_id}' does not exist"),
-        )
+        assert (response.status_code, response.json()) == (404, not_found(response_id))
     assert [r["title"] for r in listed(client, token)] == ["A"]
 
 
@@ -285,10 +284,7 @@ def test_personal_responses_cannot_be_shared(
 ) -> None:
     acme = factory.organization()
     me, token = factory.member(acme)
-    value = {
-        "share_with_team": factory.team(acme).id,
-        "shared_labels": [factory.shared_label(acme).id],
-    }
+    value = sharing_values(factory, acme)
     [mine] = created(client, token, {"title": "T", "user": me.id})
 
     response = patch(client, token, mine["id"], {"id": mine["id"], field: value[field]})
@@ -363,8 +359,8 @@ def test_delete_one_or_many(client: TestClient, factory: Factory, session: Sessi
     a, b, c = created(
         client,
         token,
-        {"title": "A", "organization": acme.id, "attachments": [_file("a.txt")]},
-        {"title": "B", "user": me.id, "attachments": [_file("b.txt")]},
+        {"title": "A", "organization": acme.id, "attachments": [text_file("a.txt")]},
+        {"title": "B", "user": me.id, "attachments": [text_file("b.txt")]},
         {"title": "C", "organization": acme.id},
     )
 
@@ -382,19 +378,13 @@ def test_delete_one_or_many(client: TestClient, factory: Factory, session: Sessi
 def test_delete_is_all_or_nothing_and_404s_like_unknown(
     client: TestClient, factory: Factory, session: Session
 ) -> None:
-    acme, other = factory.organization(), factory.organization("Other")
+    acme = factory.organization()
     _, token = factory.member(acme)
-    colleague = factory.member(acme)[0]
     [mine] = created(client, token, {"title": "A", "organization": acme.id})
-    foreign = stored_response(session, organization=other).id
-    theirs = stored_response(session, user=colleague).id
 
-    for response_id in (new_id(), foreign, theirs):
+    for response_id in hidden_response_ids(factory, session, acme):
         response = delete(client, token, f"{mine['id']},{response_id}")
-        assert (response.status_code, response.json()) == (
-            404,
-            error(f"Response with id '{response_id}' does not exist"),
-        )
+        assert (response.status_code, response.json()) == (404, not_found(response_id))
     assert [r["id"] for r in listed(client, token)] == [mine["id"]]
-    still = client.get(f"/v1/responses/{theirs}", headers=bearer(factory.token(colleague)))
-    assert still.status_code == 200
+    # Mine, another organization's and a colleague's personal one.
+    assert _count(session, CannedResponse) == 3

@@ -18,11 +18,15 @@ from tests.api.responses_support import (
     b64,
     created,
     error,
+    hidden_response_ids,
     listed,
+    not_found,
     png,
     post,
     responses_of,
+    sharing_values,
     stored_response,
+    text_file,
 )
 from tests.api.test_teams import UNAUTHORIZED
 from tests.conftest import bearer, count_queries
@@ -151,18 +155,13 @@ def test_create_is_all_or_nothing(client: TestClient, factory: Factory, session:
     response = post(
         client,
         token,
-        {"title": "Good", "organization": acme.id, "attachments": [_file("a.txt")]},
+        {"title": "Good", "organization": acme.id, "attachments": [text_file("a.txt")]},
         {"title": "Bad", "organization": acme.id, "shared_labels": [new_id()]},
     )
 
     assert response.status_code == 404
     assert listed(client, token) == []
     assert session.scalar(select(func.count()).select_from(Attachment)) == 0
-
-
-def _file(name: str, temporary_id: str | None = None) -> dict[str, Any]:
-    item = {"base64_data": b64(name.encode()), "filename": name}
-    return item if temporary_id is None else {**item, "id": temporary_id}
 
 
 def test_inline_ids_are_replaced_only_where_referenced(
@@ -185,9 +184,9 @@ def test_inline_ids_are_replaced_only_where_referenced(
             "organization": acme.id,
             "body": body,
             "attachments": [
-                _file("a.png", "a&b"),
-                _file("b.png", "second"),
-                _file("c.png", "regular"),
+                text_file("a.png", "a&b"),
+                text_file("b.png", "second"),
+                text_file("c.png", "regular"),
             ],
         },
     )
@@ -234,15 +233,21 @@ def test_inline_ids_are_replaced_only_where_referenced(
             "'responses[0].attachments[0].filename' must not be empty",
         ),
         (
-            {"attachments": [_file("a.txt", "")]},
+            {"attachments": [text_file("a.txt", "")]},
             "'responses[0].attachments[0].id' must not be empty",
         ),
         (
-            {"attachments": [_file("a.txt", "img"), _file("b.txt"), _file("c.txt", "img")]},
+            {
+                "attachments": [
+                    text_file("a.txt", "img"),
+                    text_file("b.txt"),
+                    text_file("c.txt", "img"),
+                ]
+            },
             "'responses[0].attachments' holds the temporary id 'img' more than once",
         ),
         (
-            {"attachments": [_file(f"{i}.txt") for i in range(26)]},
+            {"attachments": [text_file(f"{i}.txt") for i in range(26)]},
             "'responses[0].attachments' must hold at most 25 files",
         ),
         ({"title": None, "body": None}, "'responses[0]' must have a 'title' or a 'body'"),
@@ -273,7 +278,7 @@ def test_attachments_total_at_most_10_mb(
     over = post(
         client,
         token,
-        {"title": "X", "organization": acme.id, "attachments": [*files, _file("c.txt")]},
+        {"title": "X", "organization": acme.id, "attachments": [*files, text_file("c.txt")]},
     )
 
     assert fits.status_code == 201
@@ -309,10 +314,7 @@ def test_exactly_one_owner_and_only_yourself(client: TestClient, factory: Factor
 def test_sharing_requires_an_organization(client: TestClient, factory: Factory, field: str) -> None:
     acme = factory.organization()
     me, token = factory.member(acme)
-    value = {
-        "share_with_team": factory.team(acme).id,
-        "shared_labels": [factory.shared_label(acme).id],
-    }
+    value = sharing_values(factory, acme)
 
     response = post(client, token, {"title": "X", "user": me.id, field: value[field]})
 
@@ -447,10 +449,7 @@ def test_team_responses_are_for_the_team_its_creator_and_admins(
         assert [r["id"] for r in listed(client, token)] == [shared.id]
     assert listed(client, outsider_token) == []
     response = client.get(f"/v1/responses/{shared.id}", headers=bearer(outsider_token))
-    assert (response.status_code, response.json()) == (
-        404,
-        error(f"Response with id '{shared.id}' does not exist"),
-    )
+    assert (response.status_code, response.json()) == (404, not_found(shared.id))
 
 
 def test_get_by_id_is_an_array_of_one(client: TestClient, factory: Factory) -> None:
@@ -470,18 +469,12 @@ def test_get_by_id_is_an_array_of_one(client: TestClient, factory: Factory) -> N
 def test_get_unknown_foreign_or_someone_elses_is_404(
     client: TestClient, factory: Factory, session: Session
 ) -> None:
-    acme, other = factory.organization(), factory.organization("Other")
+    acme = factory.organization()
     _, token = factory.member(acme)
-    colleague = factory.member(acme)[0]
-    foreign = stored_response(session, organization=other)
-    theirs = stored_response(session, user=colleague)
 
-    for response_id in (new_id(), foreign.id, theirs.id):
+    for response_id in hidden_response_ids(factory, session, acme):
         response = client.get(f"/v1/responses/{response_id}", headers=bearer(token))
-        assert (response.status_code, response.json()) == (
-            404,
-            error(f"Response with id '{response_id}' does not exist"),
-        )
+        assert (response.status_code, response.json()) == (404, not_found(response_id))
 
 
 def test_list_pagination(client: TestClient, factory: Factory, session: Session) -> None:
@@ -535,9 +528,9 @@ def test_a_list_page_costs_a_fixed_number_of_queries(
                     "title": f"R{i}",
                     "organization": acme.id,
                     "shared_labels": labels,
-                    "attachments": [_file("a.txt"), _file("b.txt")],
+                    "attachments": [text_file("a.txt"), text_file("b.txt")],
                 },
-                {"title": f"P{i}", "user": me.id, "attachments": [_file("c.txt")]},
+                {"title": f"P{i}", "user": me.id, "attachments": [text_file("c.txt")]},
             )
 
     add(1)

@@ -7,17 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, field_validator
+from pydantic import field_validator
 
 from missive_server.db.models import Attachment, CannedResponse
 from missive_server.schemas.attachments import AttachmentOut, render_attachment
 from missive_server.schemas.base import RequestModel, WireModel
 from missive_server.schemas.drafts import email_participant
 from missive_server.schemas.fields import (
-    MAX_ATTACHMENTS,
     AttachmentIn,
     Name,
     ParticipantsIn,
+    at_most,
+    at_most_files,
     invalid,
     one_or_many,
     reject_null,
@@ -33,17 +34,8 @@ MAX_ATTACHMENTS_BYTES = 10 * 1024 * 1024
 RECIPIENT_FIELDS = ("to_fields", "cc_fields", "bcc_fields")
 
 
-def _at_most(limit: int) -> AfterValidator:
-    def check(value: str) -> str:
-        if len(value) > limit:
-            raise invalid(f"must be at most {limit} characters")
-        return value
-
-    return AfterValidator(check)
-
-
-Title = Annotated[str, _at_most(TEXT_MAX)]
-External = Annotated[str, _at_most(EXTERNAL_MAX)]
+Title = Annotated[str, at_most(TEXT_MAX)]
+External = Annotated[str, at_most(EXTERNAL_MAX)]
 
 
 class ResponseAttachmentIn(AttachmentIn):
@@ -71,13 +63,7 @@ class ResponseFields(RequestModel):
 
     _not_null = field_validator("shared_labels", *RECIPIENT_FIELDS, "attachments")(reject_null)
 
-    @field_validator("attachments", mode="before")
-    @classmethod
-    def _at_most_25(cls, value: Any) -> Any:
-        # Before decoding anything: 26 files are refused however valid each one is.
-        if isinstance(value, list) and len(value) > MAX_ATTACHMENTS:
-            raise invalid(f"must hold at most {MAX_ATTACHMENTS} files")
-        return value
+    _at_most_25 = field_validator("attachments", mode="before")(at_most_files)
 
     @field_validator("attachments")
     @classmethod

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     field_validator,
     model_validator,
@@ -26,10 +25,11 @@ from missive_server.schemas.conversation_actions import (
     ConversationLocatorIn,
 )
 from missive_server.schemas.fields import (
-    MAX_ATTACHMENTS,
     AttachmentIn,
     ParticipantsIn,
     Timestamp,
+    at_most,
+    at_most_files,
     invalid,
 )
 from missive_server.schemas.messages import Participant
@@ -50,17 +50,8 @@ def _number_as_text(value: Any) -> Any:
     return value
 
 
-def _at_most(limit: int) -> AfterValidator:
-    def check(value: str) -> str:
-        if len(value) > limit:
-            raise invalid(f"must be at most {limit} characters")
-        return value
-
-    return AfterValidator(check)
-
-
-ExternalId = Annotated[str, BeforeValidator(_number_as_text), _at_most(EXTERNAL_ID_MAX)]
-Reference = Annotated[str, _at_most(REFERENCE_MAX)]
+ExternalId = Annotated[str, BeforeValidator(_number_as_text), at_most(EXTERNAL_ID_MAX)]
+Reference = Annotated[str, at_most(REFERENCE_MAX)]
 
 
 @dataclass(slots=True)
@@ -106,13 +97,7 @@ class ChannelMessageIn(ConversationActionsIn, ConversationLocatorIn):
     external_id: ExternalId | None = None
     references: list[Reference] | None = None
 
-    @field_validator("attachments", mode="before")
-    @classmethod
-    def _at_most_25(cls, value: Any) -> Any:
-        # Before decoding anything: 26 files are refused however valid each one is.
-        if isinstance(value, list) and len(value) > MAX_ATTACHMENTS:
-            raise invalid(f"must hold at most {MAX_ATTACHMENTS} files")
-        return value
+    _at_most_25 = field_validator("attachments", mode="before")(at_most_files)
 
     def to_request(self) -> ChannelMessageRequest:
         actions = self.to_actions()
