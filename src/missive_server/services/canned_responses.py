@@ -120,10 +120,11 @@ def create_responses(
 def _new_response(
     session: Session, actor: Principal, item: ResponseIn, *, path: str, now: int
 ) -> tuple[CannedResponse, list[str] | None]:
+    organization_id, user_id = _owner(actor, item, path)
     response = CannedResponse(
         id=new_id(),
-        organization_id=_owner_organization(actor, item, path),
-        user_id=item.user,
+        organization_id=organization_id,
+        user_id=user_id,
         title=item.title,
         subject=item.subject,
         body=item.body,
@@ -163,18 +164,19 @@ def _write_children(
         response.body = attach_files(session, response, item.attachments, now=now)
 
 
-def _owner_organization(actor: Principal, item: ResponseIn, path: str) -> str | None:
+def _owner(actor: Principal, item: ResponseIn, path: str) -> tuple[str | None, str | None]:
+    """``(organization_id, user_id)``: exactly one is set, and a personal response is always
+    the caller's own (any other user id is refused without saying whether it exists)."""
     if (item.organization is None) == (item.user is None):
         raise BadRequest(f"'{path}' must have exactly one of 'organization' or 'user'")
-    if item.user is not None:
-        if item.user.strip().lower() != actor.user_id:
-            raise Forbidden(
-                f"'{path}.user' must be your own user id: personal responses belong to"
-                " the token's user"
-            )
-        item.user = actor.user_id
-        return None
-    return require_member(actor, item.organization or "")
+    if item.organization is not None:
+        return require_member(actor, item.organization), None
+    if (item.user or "").strip().lower() != actor.user_id:
+        raise Forbidden(
+            f"'{path}.user' must be your own user id: personal responses belong to"
+            " the token's user"
+        )
+    return None, actor.user_id
 
 
 def _apply_common(
