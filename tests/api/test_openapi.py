@@ -83,6 +83,7 @@ def test_real_responses_match_the_documented_models(
         "/v1/conversations/{conversation_id}/drafts": f"/v1/conversations/{cid}/drafts",
         "/v1/conversations/{conversation_id}/posts": f"/v1/conversations/{with_posts['id']}/posts",
         "/v1/messages/{message_ids}": f"/v1/messages/{message_id}",
+        "/v1/responses": "/v1/responses",
     }
     for path, url in calls.items():
         model = _route("GET", path).response_model

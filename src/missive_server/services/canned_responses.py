@@ -173,8 +173,7 @@ def _owner(actor: Principal, item: ResponseIn, path: str) -> tuple[str | None, s
         return require_member(actor, item.organization), None
     if (item.user or "").strip().lower() != actor.user_id:
         raise Forbidden(
-            f"'{path}.user' must be your own user id: personal responses belong to"
-            " the token's user"
+            f"'{path}.user' must be your own user id: personal responses belong to the token's user"
         )
     return None, actor.user_id
 

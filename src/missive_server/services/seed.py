@@ -35,6 +35,7 @@ from missive_server.services.seed_directory import (
     seed_shared_labels,
     seed_teams,
 )
+from missive_server.services.seed_responses import seed_responses
 
 __all__ = ["SeedError", "SeedResult", "parse_document", "seed"]
 
@@ -67,6 +68,7 @@ def seed(
     seed_shared_labels(ctx, document.shared_labels, step)
     seed_contact_books(ctx, document.contact_books, step)
     seed_conversations(ctx, document.conversations, step)
+    seed_responses(ctx, document.responses, step)
     session.flush()
     return ctx.finish()
 
