@@ -38,7 +38,11 @@ from missive_server.services.canned_response_files import (
     files_of,
 )
 from missive_server.services.organizations import require_member
-from missive_server.services.teams import match_path_ids, require_team_in_organization
+from missive_server.services.teams import (
+    in_path_order,
+    match_path_ids,
+    require_team_in_organization,
+)
 
 RESOURCE = "Response"
 
@@ -302,10 +306,7 @@ def _visible_responses(
             select(CannedResponse).where(CannedResponse.id.in_(response_ids), visible(actor))
         )
     }
-    for response_id in response_ids:
-        if response_id not in found:
-            raise not_found(RESOURCE, response_id)
-    return [found[response_id] for response_id in response_ids]
+    return in_path_order(found, response_ids, RESOURCE)
 
 
 def _refuse_integration(responses: Sequence[CannedResponse], verb: str) -> None:
