@@ -88,6 +88,16 @@ def patch(client: TestClient, token: str, path: str, *items: dict[str, Any]) -> 
     )
 
 
+def patched(
+    client: TestClient, token: str, response_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """PATCH one response; its new wire form."""
+    response = patch(client, token, response_id, {"id": response_id, **changes})
+    assert response.status_code == 200, response.json()
+    [one] = responses_of(response)
+    return one
+
+
 def delete(client: TestClient, token: str, path: str) -> Any:
     return client.delete(f"/v1/responses/{path}", headers=bearer(token))
 

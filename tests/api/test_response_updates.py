@@ -22,6 +22,7 @@ from tests.api.responses_support import (
     listed,
     not_found,
     patch,
+    patched,
     png,
     responses_of,
     sharing_values,
@@ -85,22 +86,19 @@ def test_patch_changes_and_clears_fields(client: TestClient, factory: Factory) -
         },
     )
 
-    [after] = responses_of(
-        patch(
-            client,
-            token,
-            before["id"],
-            {
-                "id": before["id"],
-                "subject": None,
-                "body": "<p>B</p>",
-                "share_with_team": None,
-                "shared_labels": [new.id],
-                "cc_fields": [],
-                "bcc_fields": [{"address": "bcc@example.com", "name": "B"}],
-                "organization": acme.id,  # unchanged: accepted
-            },
-        )
+    after = patched(
+        client,
+        token,
+        before["id"],
+        {
+            "subject": None,
+            "body": "<p>B</p>",
+            "share_with_team": None,
+            "shared_labels": [new.id],
+            "cc_fields": [],
+            "bcc_fields": [{"address": "bcc@example.com", "name": "B"}],
+            "organization": acme.id,  # unchanged: accepted
+        },
     )
 
     assert after == {
@@ -130,17 +128,14 @@ def test_attachments_replace_the_whole_set(
     )
     old_urls = [a["url"] for a in before["attachments"]]
 
-    [after] = responses_of(
-        patch(
-            client,
-            token,
-            before["id"],
-            {
-                "id": before["id"],
-                "body": '<p><img data-missive-attachment-id="pic"></p>',
-                "attachments": [{"base64_data": b64(png()), "filename": "pic.png", "id": "pic"}],
-            },
-        )
+    after = patched(
+        client,
+        token,
+        before["id"],
+        {
+            "body": '<p><img data-missive-attachment-id="pic"></p>',
+            "attachments": [{"base64_data": b64(png()), "filename": "pic.png", "id": "pic"}],
+        },
     )
 
     [pic] = after["attachments"]
@@ -150,9 +145,7 @@ def test_attachments_replace_the_whole_set(
     assert [client.get(url).status_code for url in old_urls] == [404, 404]
     assert (_count(session, Attachment), _count(session, CannedResponseAttachment)) == (1, 1)
 
-    [cleared] = responses_of(
-        patch(client, token, before["id"], {"id": before["id"], "attachments": []})
-    )
+    cleared = patched(client, token, before["id"], {"attachments": []})
     assert cleared["attachments"] == []
     assert _count(session, Attachment) == 0
 
@@ -168,14 +161,7 @@ def test_new_temporary_ids_are_linked_in_the_stored_body(
         {"title": "T", "organization": acme.id, "body": '<img data-missive-attachment-id="x">'},
     )
 
-    [after] = responses_of(
-        patch(
-            client,
-            token,
-            before["id"],
-            {"id": before["id"], "attachments": [text_file("x.png", "x")]},
-        )
-    )
+    after = patched(client, token, before["id"], {"attachments": [text_file("x.png", "x")]})
 
     assert after["body"] == f'<img data-missive-attachment-id="{after["attachments"][0]["id"]}">'
 
