@@ -71,10 +71,10 @@ class ResponseFields(RequestModel):
         if sum(len(a.base64_data) for a in value) > MAX_ATTACHMENTS_BYTES:
             raise invalid(f"must total at most {MAX_ATTACHMENTS_BYTES // (1024 * 1024)} MB")
         seen: set[str] = set()
-        for a in value:
-            if a.id is not None and a.id in seen:
-                raise invalid(f"holds the temporary id '{a.id}' more than once")
-            seen.add(a.id or "")
+        for temporary_id in (a.id for a in value if a.id is not None):
+            if temporary_id in seen:
+                raise invalid(f"holds the temporary id '{temporary_id}' more than once")
+            seen.add(temporary_id)
         return value
 
 

@@ -112,11 +112,12 @@ def create_responses(
         path = f"responses[{i}]"
         response, labels = _new_response(session, actor, item, path=path, now=now)
         done.append((path, response))
-        _check_external_ids(session, done)
+        # Earlier items of the batch are flushed already, so the query sees them too.
+        _check_external_ids(session, [(path, response)])
         # No ORM relationships order the inserts: the parent row goes first.
         session.add(response)
         session.flush()
-        _write_children(session, response, labels, item, current_labels=[], now=now)
+        _write_children(session, response, labels, item, current_labels=None, now=now)
     session.flush()
     return response_views(session, [r for _, r in done])
 
@@ -150,10 +151,11 @@ def _write_children(
     labels: list[str] | None,
     item: ResponseFields,
     *,
-    current_labels: list[str],
+    current_labels: list[str] | None,
     now: int,
 ) -> None:
-    """Label links and files, once the response row exists; given lists replace the old ones."""
+    """Label links and files, once the response row exists; given lists replace the old ones.
+    ``current_labels`` is ``None`` for a new response (nothing to replace)."""
     if labels is not None:
         if current_labels:
             session.execute(
@@ -164,7 +166,8 @@ def _write_children(
             for label_id in labels
         )
     if item.attachments is not None:
-        delete_files(session, [response.id])
+        if current_labels is not None:
+            delete_files(session, [response.id])
         response.body = attach_files(session, response, item.attachments, now=now)
 
 
