@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from missive_server import __version__
 from missive_server.api import (
     analytics,
+    canned_responses,
     conversation_entries,
     conversation_updates,
     conversations,
@@ -53,6 +54,7 @@ V1_ROUTERS = (
     drafts.router,
     tasks.router,
     analytics.router,
+    canned_responses.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -86,6 +86,7 @@ def test_real_responses_match_the_documented_models(
         "/v1/messages/{message_ids}": f"/v1/messages/{message_id}",
         "/v1/tasks": "/v1/tasks",
         "/v1/tasks/{task_id}": f"/v1/tasks/{task_id}",
+        "/v1/responses": "/v1/responses",
     }
     for path, url in calls.items():
         model = _route("GET", path).response_model

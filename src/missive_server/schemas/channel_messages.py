@@ -25,11 +25,11 @@ from missive_server.schemas.conversation_actions import (
     ConversationLocatorIn,
 )
 from missive_server.schemas.fields import (
-    MAX_ATTACHMENTS,
     AttachmentIn,
     ParticipantsIn,
     Timestamp,
     at_most,
+    at_most_files,
     invalid,
 )
 from missive_server.schemas.messages import Participant
@@ -97,13 +97,7 @@ class ChannelMessageIn(ConversationActionsIn, ConversationLocatorIn):
     external_id: ExternalId | None = None
     references: list[Reference] | None = None
 
-    @field_validator("attachments", mode="before")
-    @classmethod
-    def _at_most_25(cls, value: Any) -> Any:
-        # Before decoding anything: 26 files are refused however valid each one is.
-        if isinstance(value, list) and len(value) > MAX_ATTACHMENTS:
-            raise invalid(f"must hold at most {MAX_ATTACHMENTS} files")
-        return value
+    _at_most_25 = field_validator("attachments", mode="before")(at_most_files)
 
     def to_request(self) -> ChannelMessageRequest:
         actions = self.to_actions()

@@ -17,11 +17,10 @@ from missive_server.schemas.attachments import AttachmentOut, render_attachment
 from missive_server.schemas.base import RequestModel, WireModel
 from missive_server.schemas.conversation_actions import ConversationActionsIn, ConversationLocatorIn
 from missive_server.schemas.fields import (
-    MAX_ATTACHMENTS,
     AttachmentIn,
     ParticipantsIn,
     Timestamp,
-    invalid,
+    at_most_files,
 )
 from missive_server.schemas.messages import MessageView, Participant
 from missive_server.schemas.users import UserRef, render_user_ref
@@ -133,13 +132,7 @@ class DraftIn(ConversationActionsIn, ConversationLocatorIn):
     external_response_id: str | None = None
     external_response_variables: dict[str, str] | None = None
 
-    @field_validator("attachments", mode="before")
-    @classmethod
-    def _at_most_25(cls, value: Any) -> Any:
-        # Before decoding anything: 26 files are refused however valid each one is.
-        if isinstance(value, list) and len(value) > MAX_ATTACHMENTS:
-            raise invalid(f"must hold at most {MAX_ATTACHMENTS} files")
-        return value
+    _at_most_25 = field_validator("attachments", mode="before")(at_most_files)
 
     def to_request(self) -> DraftRequest:
         return DraftRequest(

@@ -52,6 +52,25 @@ def _bounded_text(limit: int) -> AfterValidator:
     return AfterValidator(check)
 
 
+def at_most(limit: int) -> AfterValidator:
+    """A length limit without the not-empty rule of ``Name``-like fields."""
+
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise invalid(f"must be at most {limit} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def at_most_files(value: Any) -> Any:
+    """A ``mode="before"`` validator for ``attachments``: runs before decoding anything, so 26
+    files are refused however valid each one is."""
+    if isinstance(value, list) and len(value) > MAX_ATTACHMENTS:
+        raise invalid(f"must hold at most {MAX_ATTACHMENTS} files")
+    return value
+
+
 def reject_null(value: Any) -> Any:
     """For partial bodies: omitting a field keeps it, but ``null`` is not a value it can take."""
     if value is None:
@@ -124,14 +143,3 @@ class AttachmentIn(RequestModel):
 def bounded_text(limit: int) -> AfterValidator:
     """Stripped, not empty, at most ``limit`` characters (names, titles)."""
     return _bounded_text(limit)
-
-
-def at_most(limit: int) -> AfterValidator:
-    """At most ``limit`` characters, kept as given (free text that may be empty)."""
-
-    def check(value: str) -> str:
-        if len(value) > limit:
-            raise invalid(f"must be at most {limit} characters")
-        return value
-
-    return AfterValidator(check)

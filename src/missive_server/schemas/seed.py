@@ -238,6 +238,47 @@ class TaskSeed(SeedModel):
         return self
 
 
+class ResponseAttachmentSeed(AttachmentSeed):
+    #: A temporary id: ``data-missive-attachment-id="<id>"`` in the body makes it inline.
+    id: str | None = None
+
+
+class ResponseSeed(SeedModel):
+    """A canned response (spec 2.9): an organization's, or personal (``user``: an email)."""
+
+    title: NonEmpty
+    organization: str | None = None
+    user: str | None = None
+    body: str | None = None
+    subject: str | None = None
+    #: A team name and label names (or paths) of the response's organization.
+    share_with_team: str | None = None
+    shared_labels: list[str] = Field(default_factory=list)
+    to_fields: list[AddressSeed] = Field(default_factory=list)
+    cc_fields: list[AddressSeed] = Field(default_factory=list)
+    bcc_fields: list[AddressSeed] = Field(default_factory=list)
+    external_id: str | None = None
+    external_source: str | None = None
+    #: Seeds an integration template (read-only through the API), e.g. ``whatsapp``.
+    integration: str | None = None
+    #: Email of the creator; defaults to ``user`` for personal responses.
+    created_by: str | None = None
+    attachments: list[ResponseAttachmentSeed] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> ResponseSeed:
+        if (self.organization is None) == (self.user is None):
+            raise ValueError("a response needs exactly one of 'organization' or 'user'")
+        if self.user is not None and (self.share_with_team or self.shared_labels):
+            raise ValueError("'share_with_team' and 'shared_labels' need 'organization'")
+        if self.external_id is not None and self.external_source is None:
+            raise ValueError("'external_id' needs 'external_source'")
+        recipients = (*self.to_fields, *self.cc_fields, *self.bcc_fields)
+        if any(not r.address for r in recipients):
+            raise ValueError("recipients of a response need an 'address'")
+        return self
+
+
 class SeedDocument(SeedModel):
     organizations: list[OrganizationSeed] = Field(default_factory=list)
     users: list[UserSeed] = Field(default_factory=list)
@@ -247,12 +288,18 @@ class SeedDocument(SeedModel):
     contact_books: list[ContactBookSeed] = Field(default_factory=list)
     conversations: list[ConversationSeed] = Field(default_factory=list)
     tasks: list[TaskSeed] = Field(default_factory=list)
+    responses: list[ResponseSeed] = Field(default_factory=list)
 
     def entry_count(self) -> int:
         """How many entries ``seed`` walks through (drives progress bars)."""
         sections = (self.organizations, self.users, self.teams, self.accounts, self.shared_labels)
-        entries = sum(len(s) for s in sections) + len(self.contact_books) + len(self.conversations)
-        return entries + len(self.tasks)
+        return (
+            sum(len(s) for s in sections)
+            + len(self.contact_books)
+            + len(self.conversations)
+            + len(self.tasks)
+            + len(self.responses)
+        )
 
 
 def entry_label(section: str, index: int, raw: object) -> str:

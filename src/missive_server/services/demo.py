@@ -43,7 +43,8 @@ def demo_is_seeded(session: Session) -> bool:
 
 
 def demo_document(now: int) -> SeedDocument:
-    """Acme Inc.: three users, a Support team, labels, two accounts, six conversations, a task."""
+    """Acme Inc.: three users, a Support team, labels, two accounts, six conversations, a task
+    and two canned responses."""
     return SeedDocument.model_validate(
         {
             "organizations": [{"name": DEMO_ORGANIZATION}],
@@ -79,6 +80,7 @@ def demo_document(now: int) -> SeedDocument:
                     "due_at": now + 2 * DAY,
                 }
             ],
+            "responses": _responses(),
         }
     )
 
@@ -132,6 +134,28 @@ def _labels() -> list[dict[str, Any]]:
             "organization": org,
             "color": "#7ED321",
             "share_with_users": ["bruno@acme.test"],
+        },
+    ]
+
+
+def _responses() -> list[dict[str, Any]]:
+    """Canned responses: one for the Support team with an inline logo, one of Alice's own."""
+    logo = '<p><img data-missive-attachment-id="logo" width="64" alt="Acme"></p>'
+    return [
+        {
+            "title": "Refund confirmed",
+            "organization": DEMO_ORGANIZATION,
+            "share_with_team": "Support",
+            "shared_labels": ["Billing"],
+            "subject": "Your refund is on its way",
+            "body": "<p>Hi,</p><p>We have refunded the duplicate charge; allow 5 business days."
+            f"</p>{logo}",
+            "attachments": [{"filename": "acme.png", "base64_data": SCREENSHOT_PNG, "id": "logo"}],
+        },
+        {
+            "title": "Thanks, talk soon",
+            "user": DEMO_OWNER_EMAIL,
+            "body": "<p>Thanks for reaching out! I will get back to you shortly.</p><p>Alice</p>",
         },
     ]
 

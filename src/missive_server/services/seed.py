@@ -35,6 +35,7 @@ from missive_server.services.seed_directory import (
     seed_shared_labels,
     seed_teams,
 )
+from missive_server.services.seed_responses import seed_responses
 from missive_server.services.seed_tasks import seed_tasks
 
 __all__ = ["SeedError", "SeedResult", "parse_document", "seed"]
@@ -69,6 +70,7 @@ def seed(
     seed_contact_books(ctx, document.contact_books, step)
     seed_conversations(ctx, document.conversations, step)
     seed_tasks(ctx, document.tasks, step)
+    seed_responses(ctx, document.responses, step)
     session.flush()
     return ctx.finish()
 

@@ -19,7 +19,11 @@ from missive_server.schemas.shared_labels import (
     SharedLabelPatch,
 )
 from missive_server.services.organizations import organization_filter, require_admin, require_member
-from missive_server.services.teams import match_path_ids, require_team_in_organization
+from missive_server.services.teams import (
+    in_path_order,
+    match_path_ids,
+    require_team_in_organization,
+)
 from missive_server.services.users import require_users_in_organization
 
 RESOURCE = "Shared label"
@@ -192,10 +196,7 @@ def _visible_labels(
             select(SharedLabel).where(SharedLabel.id.in_(label_ids), accessible(actor))
         )
     }
-    for label_id in label_ids:
-        if label_id not in found:
-            raise not_found(RESOURCE, label_id)
-    return [found[label_id] for label_id in label_ids]
+    return in_path_order(found, label_ids, RESOURCE)
 
 
 def _require_label(

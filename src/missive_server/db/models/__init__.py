@@ -2,6 +2,11 @@
 
 from missive_server.db.models.accounts import Account, AccountAlias, AccountUser
 from missive_server.db.models.analytics import AnalyticsReport
+from missive_server.db.models.canned_responses import (
+    CannedResponse,
+    CannedResponseAttachment,
+    CannedResponseLabel,
+)
 from missive_server.db.models.comments import Comment
 from missive_server.db.models.conversations import (
     Conversation,
@@ -25,6 +30,9 @@ __all__ = [
     "AnalyticsReport",
     "ApiToken",
     "Attachment",
+    "CannedResponse",
+    "CannedResponseAttachment",
+    "CannedResponseLabel",
     "Comment",
     "Conversation",
     "ConversationAddress",
