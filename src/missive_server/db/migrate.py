@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -19,10 +21,32 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection, connection.begin():
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """SQLite alters a table by copying it and dropping the original (Alembic's batch mode);
+    with ``foreign_keys=ON`` that drop would cascade to every referencing row. Alembic's advice
+    is to switch enforcement off around migrations, then check nothing was left dangling."""
+    with engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            yield connection
+            return
+        # A PRAGMA inside a transaction is a no-op: pysqlite has not begun one yet here.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+        try:
+            yield connection
+            dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if dangling:
+                raise RuntimeError(f"migration left rows with dangling foreign keys: {dangling}")
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def revision(engine: Engine, message: str) -> None:
