@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from missive_server import __version__
 from missive_server.api import (
+    contact_books,
+    contact_groups,
+    contacts,
     conversation_entries,
     conversation_updates,
     conversations,
@@ -49,6 +52,9 @@ V1_ROUTERS = (
     conversation_updates.router,
     posts.router,
     drafts.router,
+    contacts.router,
+    contact_books.router,
+    contact_groups.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -2,6 +2,15 @@
 
 from missive_server.db.models.accounts import Account, AccountAlias, AccountUser
 from missive_server.db.models.comments import Comment
+from missive_server.db.models.contacts import (
+    Contact,
+    ContactBook,
+    ContactBookUser,
+    ContactGroup,
+    ContactInfo,
+    ContactMembership,
+    ContactSearchTerm,
+)
 from missive_server.db.models.conversations import (
     Conversation,
     ConversationAddress,
@@ -24,6 +33,13 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "Comment",
+    "Contact",
+    "ContactBook",
+    "ContactBookUser",
+    "ContactGroup",
+    "ContactInfo",
+    "ContactMembership",
+    "ContactSearchTerm",
     "Conversation",
     "ConversationAddress",
     "ConversationLabel",

@@ -1,0 +1,122 @@
+"""Contact search (spec 2.2.3 ``search``): normalised terms kept in ``contact_search_terms``.
+
+Every write of a contact rewrites its terms. A query matches a contact when each of its words
+is a prefix of one of the contact's terms, tested with a range predicate on the
+``(contact_book_id, term)`` primary key, so search is an index range scan on SQLite and
+PostgreSQL alike (no ``LIKE '%x%'`` table scan; see tests/api/test_contact_search.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.orm import Session
+
+from missive_server.db.models import Contact, ContactInfo, ContactSearchTerm
+from missive_server.db.models.contacts import TERM_MAX
+
+_WORD = re.compile(r"\w+")
+_PHONE = re.compile(r"^[+()\d][\d\s().+/-]*$")
+#: Queries with more words than this are cut: each word is one more index probe.
+MAX_QUERY_WORDS = 8
+
+
+def normalise(text: str) -> str:
+    """Lowercase without accents: "Québec" and "quebec" are one term."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str | None) -> set[str]:
+    return set(_WORD.findall(normalise(text))) if text else set()
+
+
+def email_terms(address: str) -> set[str]:
+    """The whole address, its local part, domain and domain labels, and the local part's words."""
+    address = normalise(address.strip())
+    local, _, domain = address.rpartition("@")
+    terms = {address, local, domain, *domain.split("."), *words(local)}
+    return {t for t in terms if t}
+
+
+def phone_terms(number: str) -> set[str]:
+    """Digits only, each digit group as written, and the national number after a ``+CC``."""
+    digits = re.sub(r"\D", "", number)
+    groups = re.findall(r"\d+", number)
+    terms = {digits, *groups}
+    if number.strip().startswith("+") and len(groups) > 1:
+        terms.add("".join(groups[1:]))
+    return {t for t in terms if t}
+
+
+def info_terms(info: ContactInfo) -> set[str]:
+    if info.kind == "email" and info.value:
+        return email_terms(info.value)
+    if info.kind == "phone_number" and info.value:
+        return phone_terms(info.value) | words(info.value)
+    parts = (info.value, info.name, info.custom_label, info.street, info.extended_address)
+    more = (info.city, info.region, info.postal_code, info.po_box, info.country)
+    return set().union(*(words(p) for p in (*parts, *more)))
+
+
+def contact_terms(
+    contact: Contact, infos: Iterable[ContactInfo], group_names: Iterable[str]
+) -> set[str]:
+    names = (contact.first_name, contact.last_name, contact.middle_name, contact.nickname)
+    terms = set().union(*(words(n) for n in (*names, contact.notes)))
+    for info in infos:
+        terms |= info_terms(info)
+    for name in group_names:
+        terms |= words(name)
+    return {t[:TERM_MAX] for t in terms}
+
+
+def replace_terms(
+    session: Session, contact: Contact, infos: Sequence[ContactInfo], group_names: Sequence[str]
+) -> None:
+    """Deleted contacts keep no terms: they never match a search."""
+    session.execute(delete(ContactSearchTerm).where(ContactSearchTerm.contact_id == contact.id))
+    if contact.deleted:
+        return
+    session.add_all(
+        ContactSearchTerm(contact_book_id=contact.contact_book_id, term=term, contact_id=contact.id)
+        for term in sorted(contact_terms(contact, infos, group_names))
+    )
+
+
+def query_words(search: str) -> list[str]:
+    """The words a query must all match, normalised like the stored terms."""
+    found: list[str] = []
+    for chunk in normalise(search).split():
+        if "@" in chunk[1:]:
+            found.append(chunk)
+        elif _PHONE.match(chunk) and any(c.isdigit() for c in chunk):
+            found.append(re.sub(r"\D", "", chunk))
+        else:
+            found.extend(_WORD.findall(chunk))
+    unique = list(dict.fromkeys(w[:TERM_MAX] for w in found if w))
+    return unique[:MAX_QUERY_WORDS]
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix`` (code-point
+    order, which is byte order in UTF-8 and so the order of SQLite BINARY and PostgreSQL "C")."""
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF:
+        return prefix + "\U0010ffff"
+    return prefix[:-1] + chr(last + 1)
+
+
+def matches(book_id: str, search: str) -> list[ColumnElement[bool]]:
+    """One ``contacts.id IN (range scan)`` condition per query word."""
+    conditions: list[ColumnElement[bool]] = []
+    for word in query_words(search):
+        t = ContactSearchTerm
+        hits = select(t.contact_id).where(
+            t.contact_book_id == book_id, t.term >= word, t.term < prefix_upper_bound(word)
+        )
+        conditions.append(Contact.id.in_(hits))
+    return conditions
