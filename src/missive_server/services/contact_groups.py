@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
-from missive_server.db.models import ContactBook, ContactGroup
+from missive_server.db.models import Contact, ContactBook, ContactGroup, ContactInfo, ContactMembership
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import OffsetPage
@@ -77,3 +77,17 @@ def groups_by_name(
             session.add(group)
             found[(kind, key)] = group
     return {(kind, name): found[(kind, name_key(name))] for kind, name in wanted}
+
+
+def group_addresses(group: ContactGroup) -> Select[tuple[str | None]]:
+    """Email addresses of the live contacts of a group (``contact_organization`` filter)."""
+    return (
+        select(ContactInfo.address)
+        .join(ContactMembership, ContactMembership.contact_id == ContactInfo.contact_id)
+        .join(Contact, Contact.id == ContactInfo.contact_id)
+        .where(
+            ContactMembership.group_id == group.id,
+            ContactInfo.address.is_not(None),
+            Contact.deleted.is_(False),
+        )
+    )

@@ -84,7 +84,7 @@ def load_views(session: Session, contacts: Sequence[Contact]) -> list[ContactVie
         .join(ContactGroup, ContactGroup.id == ContactMembership.group_id)
         .where(ContactMembership.contact_id.in_(views))
         .order_by(ContactMembership.contact_id, ContactMembership.position)
-    ).tuples()
+    )
     for membership, group in rows:
         views[membership.contact_id].memberships.append((membership, group))
     return [views[c.id] for c in contacts]
