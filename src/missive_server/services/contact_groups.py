@@ -76,6 +76,8 @@ def groups_by_name(
             )
             session.add(group)
             found[(kind, key)] = group
+    # The session does not autoflush: the next contact of the batch must find these groups.
+    session.flush()
     return {(kind, name): found[(kind, name_key(name))] for kind, name in wanted}
 
 
