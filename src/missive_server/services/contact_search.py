@@ -19,7 +19,8 @@ from missive_server.db.models import Contact, ContactInfo, ContactSearchTerm
 from missive_server.db.models.contacts import TERM_MAX
 
 _WORD = re.compile(r"\w+")
-_PHONE = re.compile(r"^[+()\d][\d\s().+/-]*$")
+#: A phone number as people type it, spaces included: "+1 (518) 777-7777".
+_PHONE = re.compile(r"(?<![\w@.])\+?\(?\d[\d\s()./-]*(?<=[\d)])(?![\w@])")
 #: Queries with more words than this are cut: each word is one more index probe.
 MAX_QUERY_WORDS = 8
 
@@ -90,11 +91,10 @@ def replace_terms(
 def query_words(search: str) -> list[str]:
     """The words a query must all match, normalised like the stored terms."""
     found: list[str] = []
-    for chunk in normalise(search).split():
+    text = _PHONE.sub(lambda m: f" {re.sub(r'[^0-9]', '', m.group())} ", normalise(search))
+    for chunk in text.split():
         if "@" in chunk[1:]:
             found.append(chunk)
-        elif _PHONE.match(chunk) and any(c.isdigit() for c in chunk):
-            found.append(re.sub(r"\D", "", chunk))
         else:
             found.extend(_WORD.findall(chunk))
     unique = list(dict.fromkeys(w[:TERM_MAX] for w in found if w))
