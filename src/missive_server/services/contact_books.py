@@ -13,7 +13,15 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
-from missive_server.db.models import ContactBook, ContactBookUser, Membership, TeamMember
+from missive_server.db.models import (
+    ContactBook,
+    ContactBookUser,
+    Membership,
+    Organization,
+    Team,
+    TeamMember,
+    User,
+)
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import OffsetPage
@@ -148,3 +156,69 @@ def owner_of(session: Session, organization_id: str) -> str | None:
             if found == role:
                 return str(user_id)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactBookRefs:
+    """A book described the way a person types it: organization and team by id or name,
+    users by email (``missive-server contact-books create``)."""
+
+    name: str
+    organization: str | None = None
+    owner: str | None = None
+    description: str | None = None
+    share_with_organization: bool = False
+    share_with_team: str | None = None
+    share_with_users: tuple[str, ...] = ()
+
+
+def create_contact_book_from_refs(
+    session: Session, refs: ContactBookRefs, *, now: int
+) -> ContactBook:
+    org = _organization(session, refs.organization) if refs.organization else None
+    if refs.owner is not None:
+        owner_id = _user_id(session, refs.owner)
+    elif org is not None and (found := owner_of(session, org.id)) is not None:
+        owner_id = found
+    else:
+        raise BadRequest("--owner is required for a personal book (or an empty organization)")
+    team = _team_id(session, org, refs.share_with_team) if refs.share_with_team else None
+    spec = ContactBookSpec(
+        name=refs.name,
+        owner_id=owner_id,
+        organization_id=org.id if org else None,
+        description=refs.description,
+        share_with_organization=refs.share_with_organization,
+        share_with_team_id=team,
+        share_with_user_ids=tuple(_user_id(session, email) for email in refs.share_with_users),
+    )
+    return create_contact_book(session, spec, now=now)
+
+
+def _organization(session: Session, ref: str) -> Organization:
+    found = session.get(Organization, ref) or session.scalar(
+        select(Organization).where(Organization.name == ref).order_by(Organization.created_at)
+    )
+    if found is None:
+        raise BadRequest(f"no organization has the id or name '{ref}'")
+    return found
+
+
+def _user_id(session: Session, email: str) -> str:
+    found = session.scalar(select(User.id).where(User.email == email.strip().lower()))
+    if found is None:
+        raise BadRequest(f"no user has the email '{email}'")
+    return found
+
+
+def _team_id(session: Session, org: Organization | None, ref: str) -> str:
+    if org is None:
+        raise BadRequest("a personal contact book (no organization) cannot be shared")
+    found = session.scalar(
+        select(Team.id).where(
+            Team.organization_id == org.id, or_(Team.id == ref, Team.name == ref)
+        )
+    )
+    if found is None:
+        raise BadRequest(f"no team has the id or name '{ref}' in '{org.name}'")
+    return found
