@@ -16,9 +16,10 @@ from missive_server.services import contact_books
 from missive_server.services import contacts as contacts_service
 from missive_server.settings import Settings
 
-contact_books_app = typer.Typer(help="Manage contact books (no Missive API for them).", no_args_is_help=True)
+contact_books_app = typer.Typer(
+    help="Manage contact books (no Missive API for them).", no_args_is_help=True
+)
 contacts_app = typer.Typer(help="Manage contacts outside the API.", no_args_is_help=True)
-
 
 
 def _database() -> AbstractContextManager[Session]:
@@ -61,7 +62,9 @@ def contact_book_create(
     )
     with _database() as session:
         try:
-            book = contact_books.create_contact_book_from_refs(session, refs, now=SystemClock().now())
+            book = contact_books.create_contact_book_from_refs(
+                session, refs, now=SystemClock().now()
+            )
         except ApiError as error:
             _fail(error.message)
         book_id = book.id
@@ -81,4 +84,3 @@ def contacts_delete(
         except ApiError as error:
             _fail(f"{error.message}; nothing was deleted")
     typer.echo(f"Deleted {len(deleted)} contact(s)")
-

@@ -81,7 +81,9 @@ def create(client: TestClient, token: str, *items: dict[str, Any]) -> list[dict[
 
 
 def patch(client: TestClient, token: str, path: str, *items: dict[str, Any]) -> Any:
-    return client.patch(f"/v1/contacts/{path}", headers=bearer(token), json={"contacts": list(items)})
+    return client.patch(
+        f"/v1/contacts/{path}", headers=bearer(token), json={"contacts": list(items)}
+    )
 
 
 def listed(client: TestClient, token: str, query: str) -> list[dict[str, Any]]:

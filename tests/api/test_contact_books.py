@@ -53,8 +53,14 @@ def test_books_the_user_can_access(client: TestClient, factory: Factory) -> None
         "name": "A personal",
         "description": None,
     }
-    assert found[1] == {**found[1], "id": hr.id, "user": colleague.id, "organization": acme.id,
-                        "share_with_organization": True, "description": "HR"}
+    assert found[1] == {
+        **found[1],
+        "id": hr.id,
+        "user": colleague.id,
+        "organization": acme.id,
+        "share_with_organization": True,
+        "description": "HR",
+    }
     assert (found[2]["id"], found[2]["share_with_team"]) == (sales.id, team.id)
     assert (found[3]["id"], found[3]["share_with_users"]) == (direct.id, [me.id])
     assert found[4]["id"] == own.id
@@ -71,10 +77,13 @@ def test_contact_groups_by_kind_with_paging(client: TestClient, factory: Factory
         client,
         token,
         *(
-            {"contact_book": shared.id, "memberships": [
-                {"group": {"kind": "group", "name": name}},
-                {"group": {"kind": "organization", "name": f"{name} Inc"}},
-            ]}
+            {
+                "contact_book": shared.id,
+                "memberships": [
+                    {"group": {"kind": "group", "name": name}},
+                    {"group": {"kind": "organization", "name": f"{name} Inc"}},
+                ],
+            }
             for name in ("VIPs", "Leads", "Press")
         ),
     )
@@ -82,9 +91,13 @@ def test_contact_groups_by_kind_with_paging(client: TestClient, factory: Factory
     response = groups(client, token, f"contact_book={shared.id}&kind=group")
     assert response.status_code == 200
     ContactGroupsEnvelope.model_validate(response.json())
-    assert response.json() == {"contact_groups": [
-        {"id": ids["Leads"], "name": "Leads"}, {"id": ids["Press"], "name": "Press"}, {"id": ids["VIPs"], "name": "VIPs"}
-    ]}
+    assert response.json() == {
+        "contact_groups": [
+            {"id": ids["Leads"], "name": "Leads"},
+            {"id": ids["Press"], "name": "Press"},
+            {"id": ids["VIPs"], "name": "VIPs"},
+        ]
+    }
     page = groups(client, token, f"contact_book={shared.id}&kind=organization&limit=1&offset=1")
     assert page.json() == {"contact_groups": [{"id": ids["Press Inc"], "name": "Press Inc"}]}
 
@@ -98,7 +111,11 @@ def test_contact_groups_validation_and_foreign_books(client: TestClient, factory
         (f"contact_book={shared.id}", 400, "'kind' is required"),
         ("kind=group", 400, "'contact_book' is required"),
         (f"contact_book={shared.id}&kind=team", 400, "'kind' must be one of: group, organization"),
-        (f"contact_book={foreign.id}&kind=group", 404, f"Contact book with id '{foreign.id}' does not exist"),
+        (
+            f"contact_book={foreign.id}&kind=group",
+            404,
+            f"Contact book with id '{foreign.id}' does not exist",
+        ),
     ]
     for query, status, message in cases:
         response = groups(client, token, query)
@@ -110,8 +127,11 @@ def test_contact_groups_validation_and_foreign_books(client: TestClient, factory
 
 def mail(factory: Factory, me: User, sender: str, at: int) -> str:
     data = MessageInput(
-        subject="Hi", body="<p>Hi</p>", delivered_at=at,
-        from_field={"address": sender}, to_fields=[{"address": "support@acme.test"}],
+        subject="Hi",
+        body="<p>Hi</p>",
+        delivered_at=at,
+        from_field={"address": sender},
+        to_fields=[{"address": "support@acme.test"}],
     )
     return factory.conversation(None, users=[me], messages=[data], at=at).id
 
@@ -122,22 +142,32 @@ def conversation_ids(client: TestClient, token: str, query: str) -> list[str]:
     return [c["id"] for c in response.json()["conversations"]]
 
 
-def test_conversations_of_a_contact_organization(client: TestClient, factory: Factory, engine: Engine) -> None:
-    acme, me, token, shared = setup(factory)
+def test_conversations_of_a_contact_organization(
+    client: TestClient, factory: Factory, engine: Engine
+) -> None:
+    _, me, token, shared = setup(factory)
     globex = [f"buyer{i}@globex.test" for i in range(3)]
     made = create(
         client,
         token,
         *(
-            {"contact_book": shared.id, "infos": [{"kind": "email", "label": "work", "value": a.upper()}],
-             "memberships": [{"group": {"kind": "organization", "name": "Globex"}}]}
+            {
+                "contact_book": shared.id,
+                "infos": [{"kind": "email", "label": "work", "value": a.upper()}],
+                "memberships": [{"group": {"kind": "organization", "name": "Globex"}}],
+            }
             for a in globex
         ),
-        {"contact_book": shared.id, "infos": [{"kind": "email", "label": "work", "value": "x@initech.test"}],
-         "memberships": [{"group": {"kind": "organization", "name": "Initech"}}]},
+        {
+            "contact_book": shared.id,
+            "infos": [{"kind": "email", "label": "work", "value": "x@initech.test"}],
+            "memberships": [{"group": {"kind": "organization", "name": "Initech"}}],
+        },
     )
     group_id = made[0]["memberships"][0]["group"]["id"]
-    convs = [mail(factory, me, a, 1_700_000_000 + i) for i, a in enumerate([*globex, "x@initech.test"])]
+    convs = [
+        mail(factory, me, a, 1_700_000_000 + i) for i, a in enumerate([*globex, "x@initech.test"])
+    ]
     contacts_service.delete_contacts(factory.session, [made[2]["id"]], now=1_700_000_100)
     factory.session.commit()
 
@@ -154,13 +184,26 @@ def test_contact_filters_are_exclusive_and_checked(client: TestClient, factory: 
     other = factory.organization("Other")
     stranger, stranger_token = factory.member(other)
     foreign = book(factory.session, stranger, other, share_with_organization=True)
-    [c] = create(client, stranger_token, {"contact_book": foreign.id, "memberships": [{"group": {"kind": "group", "name": "X"}}]})
+    [c] = create(
+        client,
+        stranger_token,
+        {"contact_book": foreign.id, "memberships": [{"group": {"kind": "group", "name": "X"}}]},
+    )
     foreign_group = c["memberships"][0]["group"]["id"]
-    for query in ("email=a@b.test&domain=b.test", f"domain=b.test&contact_organization={foreign_group}",
-                  f"email=a@b.test&contact_organization={foreign_group}"):
+    for query in (
+        "email=a@b.test&domain=b.test",
+        f"domain=b.test&contact_organization={foreign_group}",
+        f"email=a@b.test&contact_organization={foreign_group}",
+    ):
         response = client.get(f"/v1/conversations?all=true&{query}", headers=bearer(token))
         assert (response.status_code, response.json()) == (
-            400, error("'email', 'domain' and 'contact_organization' cannot be combined")
+            400,
+            error("'email', 'domain' and 'contact_organization' cannot be combined"),
         )
-    response = client.get(f"/v1/conversations?all=true&contact_organization={foreign_group}", headers=bearer(token))
-    assert (response.status_code, response.json()) == (404, error(f"Contact group with id '{foreign_group}' does not exist"))
+    response = client.get(
+        f"/v1/conversations?all=true&contact_organization={foreign_group}", headers=bearer(token)
+    )
+    assert (response.status_code, response.json()) == (
+        404,
+        error(f"Contact group with id '{foreign_group}' does not exist"),
+    )

@@ -56,20 +56,27 @@ def test_books_with_sharing_and_contacts_are_stored_once(
     customers = session.get(ContactBook, ids["Customers"])
     alice = session.scalar(select(User).where(User.email == "alice@acme.test"))
     bob = session.scalar(select(User).where(User.email == "bob@acme.test"))
-    assert customers is not None and alice is not None and bob is not None
+    assert customers is not None
+    assert alice is not None
+    assert bob is not None
     assert (customers.user_id, customers.description) == (alice.id, "Paying customers")
     assert customers.share_with_team_id is not None
     assert session.scalars(select(ContactBookUser.user_id)).all() == [bob.id]
     mine = session.get(ContactBook, ids["Mine"])
-    assert mine is not None and (mine.organization_id, mine.user_id) == (None, bob.id)
-    rows = session.execute(select(Contact.first_name, Contact.deleted).order_by(Contact.first_name)).all()
+    assert mine is not None
+    assert (mine.organization_id, mine.user_id) == (None, bob.id)
+    rows = session.execute(
+        select(Contact.first_name, Contact.deleted).order_by(Contact.first_name)
+    ).all()
     assert [tuple(r) for r in rows] == [("Gone", True), ("Philippe", False)]
 
     from missive_server.services import tokens
 
     token = tokens.issue_token(session, user_id=bob.id, now=clock.now())
     session.commit()
-    found = client.get(f"/v1/contacts?contact_book={customers.id}&search=missive", headers=bearer(token))
+    found = client.get(
+        f"/v1/contacts?contact_book={customers.id}&search=missive", headers=bearer(token)
+    )
     assert [c["first_name"] for c in found.json()["contacts"]] == ["Philippe"]
 
 
@@ -85,4 +92,6 @@ def test_seed_errors_name_the_entry(session: Session, clock: FrozenClock) -> Non
     assert error_of(session, clock, base(contact_books=[{"name": "P"}])) == (
         "contact_books[0] (P): a personal book (no organization) needs an 'owner'"
     )
-    assert "contacts.0.surname" in error_of(session, clock, books(contacts=[{"surname": "X"}])).replace("[", ".").replace("]", "")
+    assert "contacts.0.surname" in error_of(
+        session, clock, books(contacts=[{"surname": "X"}])
+    ).replace("[", ".").replace("]", "")

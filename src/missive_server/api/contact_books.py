@@ -22,8 +22,6 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Contact books"])
 async def list_contact_books(
     session: DbSession, actor: CurrentUser, limit: Limit = None, offset: Offset = None
 ) -> Response:
-    views = contact_books.list_contact_books(
-        session, actor=actor, page=offset_page(limit, offset)
-    )
+    views = contact_books.list_contact_books(session, actor=actor, page=offset_page(limit, offset))
     rendered = [render_contact_book(v.book, share_with_users=v.share_with_users) for v in views]
     return envelope("contact_books", rendered)

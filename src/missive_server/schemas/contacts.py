@@ -42,7 +42,7 @@ INFO_LABELS: dict[str, tuple[str, ...]] = {
 ADDRESS_PARTS = ("street", "extended_address", "city", "region", "postal_code", "po_box", "country")
 #: The value fields each kind carries on the wire (spec 2.2.1: facebook uses ``name``).
 VALUE_FIELDS: dict[str, tuple[str, ...]] = {
-    **{kind: ("value",) for kind in INFO_LABELS},
+    **dict.fromkeys(INFO_LABELS, ("value",)),
     "facebook": ("name",),
     "physical_address": ADDRESS_PARTS,
 }
@@ -264,9 +264,7 @@ def render_info(kind: str, fields: dict[str, str | None]) -> dict[str, Any]:
     return out
 
 
-def render_membership(
-    group: dict[str, str], fields: dict[str, str | None]
-) -> dict[str, Any]:
+def render_membership(group: dict[str, str], fields: dict[str, str | None]) -> dict[str, Any]:
     out: dict[str, Any] = {"group": group}
     if group["kind"] == "organization":
         out.update({field: fields[field] for field in ORGANIZATION_ONLY})
@@ -285,7 +283,9 @@ def render_contact(
     out["deleted"] = contact.deleted
     out["modified_at"] = contact.modified_at
     out["infos"] = [
-        render_info(i.kind, {f: getattr(i, f) for f in ("label", "custom_label", *ALL_VALUE_FIELDS)})
+        render_info(
+            i.kind, {f: getattr(i, f) for f in ("label", "custom_label", *ALL_VALUE_FIELDS)}
+        )
         for i in infos
     ]
     out["memberships"] = [

@@ -11,8 +11,9 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal
 
-from missive_server.schemas.contacts import ContactFields
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from missive_server.schemas.contacts import ContactFields
 
 Role = Literal["owner", "admin", "user"]
 NonEmpty = Annotated[str, Field(min_length=1)]

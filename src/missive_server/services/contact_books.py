@@ -133,7 +133,9 @@ def create_contact_book(session: Session, spec: ContactBookSpec, *, now: int) ->
         name=spec.name.strip(),
         description=spec.description,
         share_with_organization=spec.share_with_organization,
-        share_with_team_id=require_team_in_organization(session, org, team) if org and team else None,
+        share_with_team_id=require_team_in_organization(session, org, team)
+        if org and team
+        else None,
         created_at=now,
     )
     session.add(book)
@@ -215,9 +217,7 @@ def _team_id(session: Session, org: Organization | None, ref: str) -> str:
     if org is None:
         raise BadRequest("a personal contact book (no organization) cannot be shared")
     found = session.scalar(
-        select(Team.id).where(
-            Team.organization_id == org.id, or_(Team.id == ref, Team.name == ref)
-        )
+        select(Team.id).where(Team.organization_id == org.id, or_(Team.id == ref, Team.name == ref))
     )
     if found is None:
         raise BadRequest(f"no team has the id or name '{ref}' in '{org.name}'")

@@ -8,7 +8,13 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
-from missive_server.db.models import Contact, ContactBook, ContactGroup, ContactInfo, ContactMembership
+from missive_server.db.models import (
+    Contact,
+    ContactBook,
+    ContactGroup,
+    ContactInfo,
+    ContactMembership,
+)
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import OffsetPage

@@ -144,7 +144,9 @@ def create_contacts(
         if item.contact_book not in books:
             raise not_found("Contact book", item.contact_book)
         contacts.append(
-            new_contact(session, item, book_id=item.contact_book, where=f"contacts[{index}]", now=now)
+            new_contact(
+                session, item, book_id=item.contact_book, where=f"contacts[{index}]", now=now
+            )
         )
     return refresh_terms(session, contacts)
 

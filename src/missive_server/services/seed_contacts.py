@@ -70,7 +70,11 @@ def _find_book(
 def _new_book(
     ctx: SeedContext, where: str, seed: ContactBookSeed, org: Organization | None, owner: User
 ) -> ContactBook:
-    team = ctx.team(f"{where}: share_with_team", org, seed.share_with_team) if org and seed.share_with_team else None
+    team = (
+        ctx.team(f"{where}: share_with_team", org, seed.share_with_team)
+        if org and seed.share_with_team
+        else None
+    )
     if seed.share_with_team and org is None:
         raise SeedError(f"{where}: share_with_team: a personal book cannot be shared")
     users = ctx.members(f"{where}: share_with_users", seed.share_with_users, org)
@@ -95,7 +99,11 @@ def _seed_contacts(
     known = _existing_keys(ctx, book.id)
     created = []
     for index, seed in enumerate(contacts):
-        key = _key(seed.first_name, seed.last_name, [i.value for i in seed.infos or [] if i.kind == "email"])
+        key = _key(
+            seed.first_name,
+            seed.last_name,
+            [i.value for i in seed.infos or [] if i.kind == "email"],
+        )
         if key in known:
             continue
         known.add(key)

@@ -1,4 +1,4 @@
-"""Contact books, contacts with their infos and memberships, groups, and search terms (spec 2.2-2.4).
+"""Contact books, contacts with infos and memberships, groups, search terms (spec 2.2-2.4).
 
 Text columns that are sorted or range-scanned (``sort_name``, ``term``) use the "C" collation on
 PostgreSQL, so byte order matches SQLite's BINARY and a prefix range predicate uses the btree
@@ -71,9 +71,7 @@ class Contact(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    contact_book_id: Mapped[str] = mapped_column(
-        ForeignKey("contact_books.id", ondelete="CASCADE")
-    )
+    contact_book_id: Mapped[str] = mapped_column(ForeignKey("contact_books.id", ondelete="CASCADE"))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
     middle_name: Mapped[str | None] = mapped_column(String(255))
@@ -127,9 +125,7 @@ class ContactGroup(Base):
     __table_args__ = (UniqueConstraint("contact_book_id", "kind", "name_key"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    contact_book_id: Mapped[str] = mapped_column(
-        ForeignKey("contact_books.id", ondelete="CASCADE")
-    )
+    contact_book_id: Mapped[str] = mapped_column(ForeignKey("contact_books.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(255))
     #: Lowercased name: "VIPs" and "vips" are one group.
