@@ -87,7 +87,7 @@ def groups_by_name(
     return {(kind, name): found[(kind, name_key(name))] for kind, name in wanted}
 
 
-def group_addresses(group: ContactGroup) -> Select[tuple[str | None]]:
+def group_addresses(group: ContactGroup) -> Select[str | None]:
     """Email addresses of the live contacts of a group (``contact_organization`` filter)."""
     return (
         select(ContactInfo.address)
