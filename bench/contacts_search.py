@@ -82,7 +82,7 @@ def people(count: int) -> Iterator[dict[str, Any]]:
             "first": first,
             "last": last,
             "email": f"{first}.{last}{i}@{company}.test".lower(),
-            "phone": f"+1 {rng.randint(200, 999)} {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}",
+            "phone": f"+1 {rng.randint(200, 999)} {rng.randint(200, 999)}-{i % 10_000:04d}",
             "company": company,
             "notes": " ".join(rng.sample(vocabulary, 6)),
         }
@@ -139,62 +139,68 @@ def _rows(
     cid = new_id()
     sort_name = f"{contact_search.normalise(p['last'])}\x1f{contact_search.normalise(p['first'])}"
     rows["c"].append(
-        dict(
-            id=cid,
-            contact_book_id=book,
-            first_name=p["first"],
-            last_name=p["last"],
-            notes=p["notes"],
-            starred=False,
-            deleted=False,
-            sort_name=sort_name,
-            created_at=NOW,
-            modified_at=NOW,
-        )
+        {
+            "id": cid,
+            "contact_book_id": book,
+            "first_name": p["first"],
+            "last_name": p["last"],
+            "notes": p["notes"],
+            "starred": False,
+            "deleted": False,
+            "sort_name": sort_name,
+            "created_at": NOW,
+            "modified_at": NOW,
+        }
     )
     rows["i"].append(
-        dict(
-            id=new_id(),
-            contact_id=cid,
-            position=0,
-            kind="email",
-            label="work",
-            value=p["email"],
-            address=p["email"],
-        )
+        {
+            "id": new_id(),
+            "contact_id": cid,
+            "position": 0,
+            "kind": "email",
+            "label": "work",
+            "value": p["email"],
+            "address": p["email"],
+        }
     )
     rows["i"].append(
-        dict(
-            id=new_id(),
-            contact_id=cid,
-            position=1,
-            kind="phone_number",
-            label="mobile",
-            value=p["phone"],
-            address=None,
-        )
+        {
+            "id": new_id(),
+            "contact_id": cid,
+            "position": 1,
+            "kind": "phone_number",
+            "label": "mobile",
+            "value": p["phone"],
+            "address": None,
+        }
     )
     if p["company"] not in groups:
         groups[p["company"]] = new_id()
         rows["g"].append(
-            dict(
-                id=groups[p["company"]],
-                contact_book_id=book,
-                kind="organization",
-                name=p["company"],
-                name_key=p["company"].lower(),
-                created_at=NOW,
-            )
+            {
+                "id": groups[p["company"]],
+                "contact_book_id": book,
+                "kind": "organization",
+                "name": p["company"],
+                "name_key": p["company"].lower(),
+                "created_at": NOW,
+            }
         )
     rows["m"].append(
-        dict(id=new_id(), contact_id=cid, group_id=groups[p["company"]], position=0, title="Buyer")
+        {
+            "id": new_id(),
+            "contact_id": cid,
+            "group_id": groups[p["company"]],
+            "position": 0,
+            "title": "Buyer",
+        }
     )
     terms = (
         contact_search.words(f"{p['first']} {p['last']} {p['notes']} {p['company']}")
         | contact_search.email_terms(p["email"])
         | contact_search.phone_terms(p["phone"])
     )
-    rows["t"] += [dict(contact_book_id=book, term=t[:TERM_MAX], contact_id=cid) for t in terms]
+    rows["t"] += [{"contact_book_id": book, "term": t[:TERM_MAX], "contact_id": cid} for t in terms]
 
 
 def _flush(engine: Engine, rows: dict[str, list[dict[str, Any]]]) -> None:

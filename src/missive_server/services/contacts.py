@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
@@ -96,22 +96,26 @@ def list_contacts(
     if query.order not in ORDERS:
         raise BadRequest("'order' must be one of: last_name, last_modified")
     book = require_book(session, actor, query.book_id)
-    stmt = select(Contact).where(Contact.contact_book_id == book.id)
+    stmt = contacts_statement(book.id, query)
+    contacts = session.scalars(stmt.limit(page.limit).offset(page.offset)).all()
+    live = load_views(session, [c for c in contacts if not c.deleted])
+    by_id = {v.contact.id: v for v in live}
+    return [by_id.get(c.id) or ContactView(c) for c in contacts]
+
+
+def contacts_statement(book_id: str, query: ContactQuery) -> Select[Contact]:
+    stmt = select(Contact).where(Contact.contact_book_id == book_id)
     # Spec 2.2.3: deleted contacts are only reported to a sync (``modified_since``).
     if not (query.include_deleted and query.modified_since is not None):
         stmt = stmt.where(Contact.deleted.is_(False))
     if query.modified_since is not None:
         stmt = stmt.where(Contact.modified_at >= query.modified_since)
-    if query.search:
-        stmt = stmt.where(*contact_search.matches(book.id, query.search))
+    matches = contact_search.matching_ids(book_id, query.search) if query.search else None
+    if matches is not None:
+        stmt = stmt.join(matches, matches.c.contact_id == Contact.id)
     if query.order == "last_modified":
-        stmt = stmt.order_by(Contact.modified_at.desc(), Contact.id.desc())
-    else:
-        stmt = stmt.order_by(Contact.sort_name, Contact.id)
-    contacts = session.scalars(stmt.limit(page.limit).offset(page.offset)).all()
-    live = load_views(session, [c for c in contacts if not c.deleted])
-    by_id = {v.contact.id: v for v in live}
-    return [by_id.get(c.id) or ContactView(c) for c in contacts]
+        return stmt.order_by(Contact.modified_at.desc(), Contact.id.desc())
+    return stmt.order_by(Contact.sort_name, Contact.id)
 
 
 def get_contact(session: Session, *, actor: Principal, contact_id: str) -> ContactView:

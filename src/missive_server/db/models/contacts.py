@@ -151,7 +151,9 @@ class ContactSearchTerm(Base):
     """Normalised words of a contact; the primary key is the search index (see services)."""
 
     __tablename__ = "contact_search_terms"
-    __table_args__ = (Index(None, "contact_id"),)
+    # WITHOUT ROWID on SQLite: the primary key is the table, so a range scan reads the terms
+    # directly instead of an index and then the rows.
+    __table_args__ = (Index(None, "contact_id"), {"sqlite_with_rowid": False})
 
     contact_book_id: Mapped[str] = mapped_column(
         ForeignKey("contact_books.id", ondelete="CASCADE"), primary_key=True

@@ -132,7 +132,8 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.String(length=36), nullable=False),
     sa.ForeignKeyConstraint(['contact_book_id'], ['contact_books.id'], name=op.f('fk_contact_search_terms_contact_book_id_contact_books'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_contact_search_terms_contact_id_contacts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('contact_book_id', 'term', 'contact_id', name=op.f('pk_contact_search_terms'))
+    sa.PrimaryKeyConstraint('contact_book_id', 'term', 'contact_id', name=op.f('pk_contact_search_terms')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('contact_search_terms', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contact_search_terms_contact_id'), ['contact_id'], unique=False)
