@@ -213,11 +213,16 @@ def test_the_period_is_half_open(factory: Factory, session: Session) -> None:
     org = factory.organization()
     for at in (START - 1, START, END - 1, END):
         factory.conversation(org, at=at, messages=[_incoming(at)])
+        closed = factory.conversation(org, at=START - 10 * 86_400)
+        closed.closed_at = at
+    session.commit()
 
-    totals = report(session, org)["totals"]
+    result = report(session, org)
 
-    assert totals["messages_received"] == 2
-    assert totals["conversations_created"] == 2
+    assert result["totals"]["messages_received"] == 2
+    assert result["totals"]["conversations_created"] == 2
+    assert result["totals"]["conversations_resolved"] == 2
+    assert result["resolution_time"]["median"] == (START - 1 + END) / 2 - (START - 10 * 86_400)
 
 
 def _incoming(at: int):  # type: ignore[no-untyped-def]
