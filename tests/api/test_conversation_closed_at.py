@@ -184,9 +184,7 @@ def test_a_reply_that_stays_out_of_every_inbox_keeps_it(
 def test_closed_at_is_not_on_the_wire(client: TestClient, world: World) -> None:
     patch(client, world, close=True)
 
-    response = client.get(
-        f"/v1/conversations/{world.conversation.id}", headers=bearer(world.token)
-    )
+    response = client.get(f"/v1/conversations/{world.conversation.id}", headers=bearer(world.token))
 
     found = response.json()["conversations"][0]
     assert "closed_at" not in found

@@ -2,8 +2,8 @@
 
 ``build_dataset`` writes hundreds of conversations (teams, labels, users with access, accounts
 of several types, incoming and outgoing messages, drafts, comments, posts, closes and reopens)
-and returns the same facts as Python objects; ``expected_report`` derives every figure from those objects with
-``zoneinfo`` and ``statistics`` only, independently of the SQL under test.
+and returns the same facts as Python objects; ``Expected`` derives every figure from those
+objects with ``zoneinfo`` and ``statistics`` only, independently of the SQL under test.
 """
 
 from __future__ import annotations

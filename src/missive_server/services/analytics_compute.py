@@ -40,23 +40,40 @@ EMPTY = dict.fromkeys(("active", *q.KINDS), 0)
 
 
 @dataclass(slots=True)
-class Responses:
-    """First-response times (seconds) overall and per responder, team and label."""
+class Durations:
+    """Seconds per conversation, overall and per team and label, from rows that come one per
+    (conversation, label): a conversation counts once overall and for its team, once per label."""
 
     overall: list[int] = field(default_factory=list)
-    unanswered: int = 0
-    by_user: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_team: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_label: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, row: Row[Any], seconds: int) -> bool:
+        """Count one row; ``True`` for the conversation's first row."""
+        if row.label_id is not None:
+            self.by_label[row.label_id].append(seconds)
+        if row.cid in self.seen:
+            return False
+        self.seen.add(row.cid)
+        self.overall.append(seconds)
+        if row.team_id is not None:
+            self.by_team[row.team_id].append(seconds)
+        return True
 
 
 @dataclass(slots=True)
-class Resolutions:
-    """Resolution times (seconds) overall and per team and label; closes per local day."""
+class Responses(Durations):
+    """First-response times, also per responder."""
 
-    overall: list[int] = field(default_factory=list)
-    by_team: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    by_label: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    unanswered: int = 0
+    by_user: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
+@dataclass(slots=True)
+class Resolutions(Durations):
+    """Resolution times, and closes per local day number."""
+
     by_day: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -99,42 +116,23 @@ def _volumes(counts: dict[str, int]) -> dict[str, int]:
 
 
 def _responses(rows: Sequence[Row[Any]]) -> Responses:
-    """Rows come one per (conversation, label): each conversation's time counts once overall,
-    once for its responder and team, and once per label."""
-    responses, seen = Responses(), set()
+    """Each answered conversation's wait, also for its responder."""
+    responses = Responses(unanswered=len({row.cid for row in rows if row.reply_at is None}))
     for row in rows:
         if row.reply_at is None:
-            responses.unanswered += row.cid not in seen
-            seen.add(row.cid)
             continue
         waited = int(row.reply_at - row.at)
-        if row.label_id is not None:
-            responses.by_label[row.label_id].append(waited)
-        if row.cid in seen:
-            continue
-        seen.add(row.cid)
-        responses.overall.append(waited)
-        if row.responder is not None:
+        if responses.add(row, waited) and row.responder is not None:
             responses.by_user[row.responder].append(waited)
-        if row.team_id is not None:
-            responses.by_team[row.team_id].append(waited)
     return responses
 
 
 def _resolutions(rows: Sequence[Row[Any]]) -> Resolutions:
-    """Rows come one per (conversation, label), like ``_responses``'."""
-    resolutions, seen = Resolutions(), set()
+    """Each resolved conversation's time from creation to close, and its close's day."""
+    resolutions = Resolutions()
     for row in rows:
-        took = int(row.took)
-        if row.label_id is not None:
-            resolutions.by_label[row.label_id].append(took)
-        if row.cid in seen:
-            continue
-        seen.add(row.cid)
-        resolutions.overall.append(took)
-        resolutions.by_day[int(row.day)] += 1
-        if row.team_id is not None:
-            resolutions.by_team[row.team_id].append(took)
+        if resolutions.add(row, int(row.took)):
+            resolutions.by_day[int(row.day)] += 1
     return resolutions
 
 
@@ -167,9 +165,7 @@ def _by_user(
     return figures
 
 
-def _by_team(
-    session: Session, scope: q.Scope, events: Any, times: _Times
-) -> list[dict[str, Any]]:
+def _by_team(session: Session, scope: q.Scope, events: Any, times: _Times) -> list[dict[str, Any]]:
     """Every team of the organization (or of the ``teams`` filter), by conversation team."""
     stmt = select(Team.id, Team.name).where(Team.organization_id == scope.organization_id)
     if scope.teams:
@@ -180,9 +176,7 @@ def _by_team(
     return [_group(group_id, name, counts, *by_team) for group_id, name in groups]
 
 
-def _by_label(
-    session: Session, scope: q.Scope, events: Any, times: _Times
-) -> list[dict[str, Any]]:
+def _by_label(session: Session, scope: q.Scope, events: Any, times: _Times) -> list[dict[str, Any]]:
     """The labels of the ``shared_labels`` filter, or else every organization-visible label
     (``delegates`` labels only when named in the filter, as they are hidden from most users)."""
     stmt = select(SharedLabel.id, SharedLabel.name).where(
