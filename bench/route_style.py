@@ -48,7 +48,9 @@ def build_app():  # type: ignore[no-untyped-def]
                 session, actor=actor, conversation_id=conversation_id
             )
             view = load_views(session, [found], actor=actor)[0]
-            return envelope("conversations", [render_conversation(view, public_url=settings.public_base)])
+            return envelope(
+                "conversations", [render_conversation(view, public_url=settings.public_base)]
+            )
 
     app.include_router(router)
     return app

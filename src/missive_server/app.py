@@ -16,6 +16,9 @@ from missive_server import __version__
 from missive_server.api import (
     analytics,
     canned_responses,
+    contact_books,
+    contact_groups,
+    contacts,
     conversation_entries,
     conversation_updates,
     conversations,
@@ -55,6 +58,9 @@ V1_ROUTERS = (
     tasks.router,
     analytics.router,
     canned_responses.router,
+    contacts.router,
+    contact_books.router,
+    contact_groups.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

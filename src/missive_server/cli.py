@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from missive_server.app import build_worker, http_client
+from missive_server.cli_contacts import contact_books_app, contacts_app
 from missive_server.clock import SystemClock
 from missive_server.db import migrate as migrations
 from missive_server.db.engine import make_engine, make_session_factory
@@ -53,6 +54,8 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(contact_books_app, name="contact-books")
+app.add_typer(contacts_app, name="contacts")
 
 
 def main() -> None:

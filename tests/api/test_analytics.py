@@ -312,7 +312,12 @@ def test_a_report_over_generated_data_through_the_api(
     expected = Expected(data, START, END, "Asia/Tokyo")
     assert report["totals"] == expected.totals()
     assert report["first_response_time"] == expected.first_response_time()
+    assert report["resolution_time"] == expected.resolution_time()
+    assert [t["resolution_time"] for t in report["by_team"]] == [
+        expected.by_team(t["id"])["resolution_time"] for t in report["by_team"]
+    ]
     assert report["totals"]["messages_sent"] > 100
+    assert report["totals"]["conversations_resolved"] > 30
     ReportEnvelope.model_validate({"reports": report})
 
 
@@ -346,6 +351,7 @@ def test_the_worker_stores_the_figures_with_the_row_outcome(
     assert set(report.result) == {
         "totals",
         "first_response_time",
+        "resolution_time",
         "by_user",
         "by_team",
         "by_shared_label",

@@ -1,9 +1,9 @@
 """Realistic analytics data, written as rows, and the report's figures recomputed in plain Python.
 
 ``build_dataset`` writes hundreds of conversations (teams, labels, users with access, accounts
-of several types, incoming and outgoing messages, drafts, comments, posts) and returns the same
-facts as Python objects; ``expected_report`` derives every figure from those objects with
-``zoneinfo`` and ``statistics`` only, independently of the SQL under test.
+of several types, incoming and outgoing messages, drafts, comments, posts, closes and reopens)
+and returns the same facts as Python objects; ``Expected`` derives every figure from those
+objects with ``zoneinfo`` and ``statistics`` only, independently of the SQL under test.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class Conv:
     messages: list[Msg] = field(default_factory=list)
     comments: list[tuple[int, str]] = field(default_factory=list)
     posts: list[int] = field(default_factory=list)
+    #: When it was closed for everyone, if it still is (a reopen clears it, as the service does).
+    closed_at: int | None = None
+    reopened: bool = False
 
 
 @dataclass
@@ -87,7 +90,7 @@ def build_dataset(
 ) -> Dataset:
     """Conversations created from two days before ``start`` to a day after ``end``, each with
     a first incoming message at creation and then a random exchange over up to two days."""
-    rng = random.Random(seed)
+    rng, closer = random.Random(seed), random.Random(seed + 1_000)
     accounts = {a.id: a.type for a in (account_row(org, t, start) for t in ACCOUNT_TYPES)}
     session.add_all(
         Account(id=i, type=t, name=t, organization_id=org.id, created_at=start)
@@ -97,6 +100,8 @@ def build_dataset(
         _conversation(rng, users, teams, labels, list(accounts), start, end)
         for _ in range(conversations)
     ]
+    for conv in convs:
+        _close(closer, conv, list(accounts))
     rows = [_rows(org, conv) for conv in convs]
     session.add_all(conversation for conversation, _ in rows)
     session.flush()
@@ -143,26 +148,56 @@ def _conversation(
     return conv
 
 
-def _rows(org: Organization, conv: Conv) -> tuple[Conversation, list[object]]:
-    last = max(
+def _close(rng: random.Random, conv: Conv, accounts: list[str]) -> None:
+    """Close half the conversations, as PATCH or a post would: silently (``last_activity_at``
+    stays, so some closed in the period were idle since before it) up to two days after their
+    last message. Some are reopened afterwards: by a reply (a later incoming message) or by a
+    PATCH ``reopen``; either clears ``closed_at``, and a few of those are closed again."""
+    if rng.random() < 0.5:
+        return
+    last = max(m.at for m in conv.messages)
+    conv.closed_at = last + rng.randrange(0, 2 * 86_400)
+    reopen = rng.random()
+    conv.reopened = reopen < 0.3
+    if reopen < 0.15:
+        conv.messages.append(Msg(conv.closed_at + rng.randrange(60, 86_400), None, accounts[0]))
+        conv.closed_at = None
+    elif reopen < 0.3:
+        conv.closed_at = None
+        if reopen < 0.2:  # closed again later: the new close counts
+            conv.closed_at = last + rng.randrange(2 * 86_400, 3 * 86_400)
+
+
+def last_activity(conv: Conv) -> int:
+    return max(
         [conv.created_at]
         + [m.at for m in conv.messages]
         + [at for at, _ in conv.comments]
         + conv.posts
     )
+
+
+def _rows(org: Organization, conv: Conv) -> tuple[Conversation, list[object]]:
+    last = last_activity(conv)
+    closed = conv.closed_at is not None
     conversation = Conversation(
         id=conv.id,
         organization_id=org.id,
         team_id=conv.team,
-        team_state="inbox" if conv.team else "none",
+        team_state=("closed" if closed else "inbox") if conv.team else "none",
         subject="Hello",
         created_at=conv.created_at,
         last_activity_at=last,
+        closed_at=conv.closed_at,
         authors=[],
     )
     rows: list[object] = [
         ConversationUser(
-            conversation_id=conv.id, user_id=u, added_at=conv.created_at, last_activity_at=last
+            conversation_id=conv.id,
+            user_id=u,
+            location="closed" if closed else "inbox",
+            added_at=conv.created_at,
+            last_activity_at=last,
         )
         for u in conv.users
     ]
@@ -242,6 +277,8 @@ class Expected:
         self.events: list[Event] = []
         self.waits: list[tuple[Conv, int, str]] = []
         self.unanswered = 0
+        #: (conversation, seconds from creation to close) of those resolved in the period.
+        self.resolved: list[tuple[Conv, int]] = []
         for conv in data.conversations:
             if self._in_scope(conv):
                 self._collect(conv)
@@ -284,6 +321,8 @@ class Expected:
                 self.events.append((conv, "comment", at, user, None))
         self.events += [(conv, "post", at, None, None) for at in conv.posts if self._within(at)]
         self._first_response(conv)
+        if conv.closed_at is not None and self._within(conv.closed_at):
+            self.resolved.append((conv, conv.closed_at - conv.created_at))
 
     def _first_response(self, conv: Conv) -> None:
         counted = [m for m in conv.messages if self._counted(m)]
@@ -318,20 +357,32 @@ class Expected:
         return self.volumes(self.events) | {
             "conversations_answered": len(self.waits),
             "conversations_unanswered": self.unanswered,
+            "conversations_resolved": len(self.resolved),
         }
 
     def first_response_time(self) -> dict[str, Any]:
         return stats([w for _, w, _ in self.waits])
 
+    def resolution_time(self) -> dict[str, Any]:
+        return stats([took for _, took in self.resolved])
+
     def by_team(self, team_id: str) -> dict[str, Any]:
         events = [e for e in self.events if e[0].team == team_id]
         waits = [w for c, w, _ in self.waits if c.team == team_id]
-        return self.volumes(events) | {"first_response_time": stats(waits)}
+        took = [t for c, t in self.resolved if c.team == team_id]
+        return self.volumes(events) | {
+            "first_response_time": stats(waits),
+            "resolution_time": stats(took),
+        }
 
     def by_label(self, label_id: str) -> dict[str, Any]:
         events = [e for e in self.events if label_id in e[0].labels]
         waits = [w for c, w, _ in self.waits if label_id in c.labels]
-        return self.volumes(events) | {"first_response_time": stats(waits)}
+        took = [t for c, t in self.resolved if label_id in c.labels]
+        return self.volumes(events) | {
+            "first_response_time": stats(waits),
+            "resolution_time": stats(took),
+        }
 
     def by_user(self, user_id: str) -> dict[str, Any]:
         waits = [w for _, w, who in self.waits if who == user_id]
@@ -357,9 +408,19 @@ class Expected:
     def _count(self, kind: str, *, account_type: str) -> int:
         return sum(1 for e in self.events if e[1] == kind and e[4] == account_type)
 
+    def _date(self, at: int) -> str:
+        return datetime.fromtimestamp(at, self.zone).date().isoformat()
+
     def by_date(self) -> dict[str, dict[str, int]]:
-        """Only the dates with events; the report lists every date of the period."""
+        """Only the dates with events or closes; the report lists every date of the period."""
         per_day: dict[str, list[Any]] = defaultdict(list)
         for event in self.events:
-            per_day[datetime.fromtimestamp(event[2], self.zone).date().isoformat()].append(event)
-        return {day: self.volumes(events) for day, events in per_day.items()}
+            per_day[self._date(event[2])].append(event)
+        closes: dict[str, int] = defaultdict(int)
+        for conv, _ in self.resolved:
+            assert conv.closed_at is not None
+            closes[self._date(conv.closed_at)] += 1
+        return {
+            day: self.volumes(per_day[day]) | {"conversations_resolved": closes[day]}
+            for day in {*per_day, *closes}
+        }

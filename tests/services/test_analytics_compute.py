@@ -17,7 +17,13 @@ from missive_server.schemas.analytics import ReportIn
 from missive_server.services.analytics_compute import compute_report
 from tests.conftest import count_queries
 from tests.factories import Factory
-from tests.services.analytics_data import Dataset, Expected, Filters, build_dataset
+from tests.services.analytics_data import (
+    Dataset,
+    Expected,
+    Filters,
+    build_dataset,
+    last_activity,
+)
 
 MONTREAL = ZoneInfo("America/Montreal")
 # Two weeks around the end of daylight saving time in Montreal (2026-11-01, 02:00 -> 01:00).
@@ -50,6 +56,7 @@ def report(session: Session, org: Organization, zone: str = "America/Montreal", 
 def assert_matches(result: dict[str, Any], expected: Expected, data: Dataset) -> None:
     assert result["totals"] == expected.totals()
     assert result["first_response_time"] == expected.first_response_time()
+    assert result["resolution_time"] == expected.resolution_time()
     assert result["by_account_type"] == expected.by_account_type()
     for team in result["by_team"]:
         assert {k: v for k, v in team.items() if k not in ("id", "name")} == expected.by_team(
@@ -85,6 +92,12 @@ def test_the_whole_report_matches_an_independent_computation(
     assert totals["posts"] > 20
     assert totals["conversations_unanswered"] > 0
     assert result["first_response_time"]["count"] > 50
+    assert totals["conversations_resolved"] == result["resolution_time"]["count"] > 50
+    # Closed silently (PATCH) in the period after being idle since before it: still counted.
+    idle = [c for c, _ in expected.resolved if last_activity(c) < START]
+    assert idle
+    # Reopened ones (by a reply or PATCH; some closed again since) are in the data too.
+    assert sum(c.reopened for c in data.conversations) > 20
     assert [d["date"] for d in result["by_day"]][:2] == ["2026-10-26", "2026-10-27"]
     assert len(result["by_day"]) == 14
 
@@ -147,7 +160,7 @@ def test_the_query_count_does_not_grow_with_the_data(
     with count_queries(engine) as larger:
         report(session, more.org)
 
-    assert len(large) == len(larger) <= 18
+    assert len(large) == len(larger) <= 19
 
 
 def test_day_boundaries_in_montreal_around_midnight_and_dst(
@@ -200,11 +213,16 @@ def test_the_period_is_half_open(factory: Factory, session: Session) -> None:
     org = factory.organization()
     for at in (START - 1, START, END - 1, END):
         factory.conversation(org, at=at, messages=[_incoming(at)])
+        closed = factory.conversation(org, at=START - 10 * 86_400)
+        closed.closed_at = at
+    session.commit()
 
-    totals = report(session, org)["totals"]
+    result = report(session, org)
 
-    assert totals["messages_received"] == 2
-    assert totals["conversations_created"] == 2
+    assert result["totals"]["messages_received"] == 2
+    assert result["totals"]["conversations_created"] == 2
+    assert result["totals"]["conversations_resolved"] == 2
+    assert result["resolution_time"]["median"] == (START - 1 + END) / 2 - (START - 10 * 86_400)
 
 
 def _incoming(at: int):  # type: ignore[no-untyped-def]

@@ -234,6 +234,23 @@ def test_a_reply_reopens_for_users_who_closed_it(
     assert refreshed.last_activity_at == T0 + 60
 
 
+def test_a_reply_clears_the_close_time_and_a_duplicate_does_not(
+    session: Session, world: World, clock: FrozenClock
+) -> None:
+    first = receive(session, mail(), ["support@acme.test"], clock).deliveries[0]
+    conversation = session.get_one(Conversation, first.conversation_id)
+    conversation.team_state, conversation.closed_at = "closed", T0  # as a close would
+    session.commit()
+
+    receive(session, mail(), ["support@acme.test"], clock)  # the same message again
+    assert session.get_one(Conversation, conversation.id).closed_at == T0
+    reply = mail("Re: Help", message_id="<r@example.com>", in_reply_to="<first@example.com>")
+    receive(session, reply, ["support@acme.test"], clock)
+
+    refreshed = session.get_one(Conversation, conversation.id)
+    assert (refreshed.team_state, refreshed.closed_at) == ("inbox", None)
+
+
 def test_the_same_message_twice_is_recorded_once(
     session: Session, world: World, clock: FrozenClock
 ) -> None:

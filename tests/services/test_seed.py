@@ -187,6 +187,8 @@ def test_conversation_state_messages_comments_and_posts(
     assert found.id == seeded_id(result.ids["organizations"][ORG], "key", "k1")
     assert (found.team_state, found.messages_count, found.attachments_count) == ("closed", 1, 1)
     assert found.last_activity_at == 1_600_000_200
+    # Closed once everything in it had happened, so demo analytics show resolution times.
+    assert found.closed_at == 1_600_000_200
     states = {
         s.user_id: s
         for s in session.scalars(
@@ -208,6 +210,17 @@ def test_conversation_state_messages_comments_and_posts(
     post = session.scalars(select(Post)).one()
     assert (post.username, post.attachments) == ("Bot", [{"color": "good"}])
     assert session.scalars(select(Attachment)).one().filename == "a.png"
+
+
+def test_an_open_seeded_conversation_has_no_close_time(
+    session: Session, clock: FrozenClock
+) -> None:
+    document = base(conversations=[conversation(key="open")])
+
+    result = run(session, clock, document)
+
+    found = session.get_one(Conversation, result.ids["conversations"]["open"])
+    assert (found.team_state, found.closed_at) == ("none", None)
 
 
 def test_custom_channel_messages_take_the_account_type(

@@ -39,6 +39,7 @@ async def _filters(
     organization: Id = None,
     email: Id = None,
     domain: Id = None,
+    contact_organization: Id = None,
 ) -> conversations.MailboxFilters:
     return conversations.MailboxFilters(
         inbox=inbox,
@@ -57,6 +58,7 @@ async def _filters(
         organization=organization,
         email=email,
         domain=domain,
+        contact_organization=contact_organization,
     )
 
 

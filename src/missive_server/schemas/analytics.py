@@ -152,6 +152,7 @@ class VolumesOut(WireModel):
 class TotalsOut(VolumesOut):
     conversations_answered: int
     conversations_unanswered: int
+    conversations_resolved: int
 
 
 class UserFiguresOut(WireModel):
@@ -167,6 +168,7 @@ class GroupFiguresOut(VolumesOut):
     id: str
     name: str
     first_response_time: DurationStats
+    resolution_time: DurationStats
 
 
 class AccountTypeFiguresOut(WireModel):
@@ -179,6 +181,7 @@ class DayFiguresOut(VolumesOut):
     date: str
     start: int
     end: int
+    conversations_resolved: int
 
 
 class ReportOut(WireModel):
@@ -192,6 +195,7 @@ class ReportOut(WireModel):
     completed_at: int
     totals: TotalsOut
     first_response_time: DurationStats
+    resolution_time: DurationStats
     by_user: list[UserFiguresOut]
     by_team: list[GroupFiguresOut]
     by_shared_label: list[GroupFiguresOut]

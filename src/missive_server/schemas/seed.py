@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from missive_server.schemas.contacts import ContactFields
+
 Role = Literal["owner", "admin", "user"]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -97,9 +99,34 @@ class SharedLabelSeed(SeedModel):
     share_with_users: list[str] = Field(default_factory=list)
 
 
+class ContactSeed(ContactFields):
+    """A contact of a seeded book: the attributes of ``POST /v1/contacts`` (spec 2.2.1), checked
+    by the same rules, plus ``deleted`` so an emulator can hold deleted contacts to sync."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deleted: bool = False
+
+
 class ContactBookSeed(SeedModel):
+    """No organization: a personal book, which needs an ``owner``. An organization book's owner
+    defaults to the organization's first owner (or admin)."""
+
     name: NonEmpty
-    organization: NonEmpty
+    organization: str | None = None
+    #: The owner's email.
+    owner: str | None = None
+    description: str | None = None
+    share_with_organization: bool = False
+    share_with_team: str | None = None
+    share_with_users: list[str] = Field(default_factory=list)
+    contacts: list[ContactSeed] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _personal_books_have_an_owner(self) -> ContactBookSeed:
+        if self.organization is None and self.owner is None:
+            raise ValueError("a personal book (no organization) needs an 'owner'")
+        return self
 
 
 class AddressSeed(SeedModel):

@@ -20,6 +20,7 @@ from missive_server.db.models import Membership, SharedLabel, Team, User
 from missive_server.schemas.analytics import REPORT_ACCOUNT_TYPES
 from missive_server.services import analytics_queries as q
 from missive_server.services.analytics_figures import (
+    OffsetSegment,
     day_from_number,
     duration_stats,
     local_days,
@@ -39,36 +40,75 @@ EMPTY = dict.fromkeys(("active", *q.KINDS), 0)
 
 
 @dataclass(slots=True)
-class Responses:
-    """First-response times (seconds) overall and per responder, team and label."""
+class Durations:
+    """Seconds per conversation, overall and per team and label, from rows that come one per
+    (conversation, label): a conversation counts once overall and for its team, once per label."""
 
     overall: list[int] = field(default_factory=list)
-    unanswered: int = 0
-    by_user: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_team: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_label: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, row: Row[Any], seconds: int) -> bool:
+        """Count one row; ``True`` for the conversation's first row."""
+        if row.label_id is not None:
+            self.by_label[row.label_id].append(seconds)
+        if row.cid in self.seen:
+            return False
+        self.seen.add(row.cid)
+        self.overall.append(seconds)
+        if row.team_id is not None:
+            self.by_team[row.team_id].append(seconds)
+        return True
+
+
+@dataclass(slots=True)
+class Responses(Durations):
+    """First-response times, also per responder."""
+
+    unanswered: int = 0
+    by_user: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
+@dataclass(slots=True)
+class Resolutions(Durations):
+    """Resolution times, and closes per local day number."""
+
+    by_day: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
 
 def compute_report(session: Session, params: dict[str, Any]) -> dict[str, Any]:
     scope = q.Scope.from_params(params)
+    zone = ZoneInfo(params["time_zone"])
+    segments = offset_segments(scope.start, scope.end, zone)
     with materialized(session, scope) as tables:
         events = tables.events
         totals = q.tally(session, events)[None]
         responses = _responses(session.execute(q.first_responses(scope, tables.scoped)).all())
-        answered = len(responses.overall)
+        closes = q.resolutions(scope, tables.scoped, segments)
+        resolved = _resolutions(session.execute(closes).all())
+        times = _Times(responses, resolved)
         return {
             "totals": _volumes(totals)
             | {
-                "conversations_answered": answered,
+                "conversations_answered": len(responses.overall),
                 "conversations_unanswered": responses.unanswered,
+                "conversations_resolved": len(resolved.overall),
             },
             "first_response_time": duration_stats(responses.overall),
+            "resolution_time": duration_stats(resolved.overall),
             "by_user": _by_user(session, scope, events, responses),
-            "by_team": _by_team(session, scope, events, responses),
-            "by_shared_label": _by_label(session, scope, events, responses),
+            "by_team": _by_team(session, scope, events, times),
+            "by_shared_label": _by_label(session, scope, events, times),
             "by_account_type": _by_account_type(session, events),
-            "by_day": _by_day(session, scope, events, ZoneInfo(params["time_zone"])),
+            "by_day": _by_day(session, scope, events, zone, segments, resolved.by_day),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Times:
+    responses: Responses
+    resolutions: Resolutions
 
 
 def _volumes(counts: dict[str, int]) -> dict[str, int]:
@@ -76,26 +116,24 @@ def _volumes(counts: dict[str, int]) -> dict[str, int]:
 
 
 def _responses(rows: Sequence[Row[Any]]) -> Responses:
-    """Rows come one per (conversation, label): each conversation's time counts once overall,
-    once for its responder and team, and once per label."""
-    responses, seen = Responses(), set()
+    """Each answered conversation's wait, also for its responder."""
+    responses = Responses(unanswered=len({row.cid for row in rows if row.reply_at is None}))
     for row in rows:
         if row.reply_at is None:
-            responses.unanswered += row.cid not in seen
-            seen.add(row.cid)
             continue
         waited = int(row.reply_at - row.at)
-        if row.label_id is not None:
-            responses.by_label[row.label_id].append(waited)
-        if row.cid in seen:
-            continue
-        seen.add(row.cid)
-        responses.overall.append(waited)
-        if row.responder is not None:
+        if responses.add(row, waited) and row.responder is not None:
             responses.by_user[row.responder].append(waited)
-        if row.team_id is not None:
-            responses.by_team[row.team_id].append(waited)
     return responses
+
+
+def _resolutions(rows: Sequence[Row[Any]]) -> Resolutions:
+    """Each resolved conversation's time from creation to close, and its close's day."""
+    resolutions = Resolutions()
+    for row in rows:
+        if resolutions.add(row, int(row.took)):
+            resolutions.by_day[int(row.day)] += 1
+    return resolutions
 
 
 def _by_user(
@@ -127,21 +165,18 @@ def _by_user(
     return figures
 
 
-def _by_team(
-    session: Session, scope: q.Scope, events: Any, responses: Responses
-) -> list[dict[str, Any]]:
+def _by_team(session: Session, scope: q.Scope, events: Any, times: _Times) -> list[dict[str, Any]]:
     """Every team of the organization (or of the ``teams`` filter), by conversation team."""
     stmt = select(Team.id, Team.name).where(Team.organization_id == scope.organization_id)
     if scope.teams:
         stmt = stmt.where(Team.id.in_(scope.teams))
     counts = q.tally(session, events, events.c.team_id)
     groups = session.execute(stmt.order_by(Team.name, Team.id)).all()
-    return [_group(group_id, name, counts, responses.by_team) for group_id, name in groups]
+    by_team = (times.responses.by_team, times.resolutions.by_team)
+    return [_group(group_id, name, counts, *by_team) for group_id, name in groups]
 
 
-def _by_label(
-    session: Session, scope: q.Scope, events: Any, responses: Responses
-) -> list[dict[str, Any]]:
+def _by_label(session: Session, scope: q.Scope, events: Any, times: _Times) -> list[dict[str, Any]]:
     """The labels of the ``shared_labels`` filter, or else every organization-visible label
     (``delegates`` labels only when named in the filter, as they are hidden from most users)."""
     stmt = select(SharedLabel.id, SharedLabel.name).where(
@@ -153,20 +188,23 @@ def _by_label(
         stmt = stmt.where(SharedLabel.visibility == "organization")
     counts = q.tally_by_label(session, events)
     groups = session.execute(stmt.order_by(SharedLabel.name, SharedLabel.id)).all()
-    return [_group(group_id, name, counts, responses.by_label) for group_id, name in groups]
+    by_label = (times.responses.by_label, times.resolutions.by_label)
+    return [_group(group_id, name, counts, *by_label) for group_id, name in groups]
 
 
 def _group(
     group_id: str,
     name: str,
     counts: dict[Any, dict[str, int]],
-    times: dict[str, list[int]],
+    responses: dict[str, list[int]],
+    resolutions: dict[str, list[int]],
 ) -> dict[str, Any]:
     return {
         "id": group_id,
         "name": name,
         **_volumes(counts.get(group_id, EMPTY)),
-        "first_response_time": duration_stats(times.get(group_id, [])),
+        "first_response_time": duration_stats(responses.get(group_id, [])),
+        "resolution_time": duration_stats(resolutions.get(group_id, [])),
     }
 
 
@@ -184,17 +222,25 @@ def _by_account_type(session: Session, events: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _by_day(session: Session, scope: q.Scope, events: Any, zone: ZoneInfo) -> list[dict[str, Any]]:
+def _by_day(
+    session: Session,
+    scope: q.Scope,
+    events: Any,
+    zone: ZoneInfo,
+    segments: list[OffsetSegment],
+    resolved: dict[int, int],
+) -> list[dict[str, Any]]:
     """Every local date of the period in the report's time zone, zeros included."""
-    segments = offset_segments(scope.start, scope.end, zone)
     counts = q.tally(session, events, q.local_day_number(events.c.at, segments))
     by_date = {day_from_number(int(number)): tally for number, tally in counts.items()}
+    closes = {day_from_number(number): count for number, count in resolved.items()}
     return [
         {
             "date": day.day.isoformat(),
             "start": day.start,
             "end": day.end,
             **_volumes(by_date.get(day.day, EMPTY)),
+            "conversations_resolved": closes.get(day.day, 0),
         }
         for day in local_days(scope.start, scope.end, zone)
     ]

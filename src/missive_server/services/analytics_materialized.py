@@ -26,6 +26,8 @@ SCOPE = Table(
     _metadata,
     Column("id", String(36), primary_key=True),
     Column("team_id", String(36)),
+    Column("created_at", BigInteger),
+    Column("closed_at", BigInteger),
     prefixes=["TEMPORARY"],
 )
 EVENTS = Table(
@@ -53,7 +55,8 @@ def materialized(session: Session, scope: q.Scope) -> Iterator[Materialized]:
         session.execute(DropTable(table, if_exists=True))
     for table in (SCOPE, EVENTS):
         session.execute(CreateTable(table))
-    session.execute(SCOPE.insert().from_select(["id", "team_id"], q.scoped_conversations(scope)))
+    scoped = q.scoped_conversations(scope)
+    session.execute(SCOPE.insert().from_select([c.name for c in SCOPE.columns], scoped))
     columns = [c.name for c in EVENTS.columns]
     session.execute(EVENTS.insert().from_select(columns, q.period_events(scope, SCOPE)))
     yield Materialized(SCOPE, EVENTS)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
     union_all,
 )
@@ -101,11 +102,18 @@ def scoped_conversations(scope: Scope) -> AnySelect:
     """The organization's conversations that pass the conversation filters (see
     docs/compatibility.md). Activity moves ``last_activity_at`` forward (services.
     conversation_state.touch), so conversations idle since before ``start`` have nothing in the
-    period: the organization's ``last_activity_at`` index prunes them."""
-    stmt = select(Conversation.id.label("id"), Conversation.team_id.label("team_id")).where(
+    period: the organization's ``last_activity_at`` index prunes them. Closing through PATCH is
+    silent (no activity), so conversations closed since ``start`` are kept through the
+    ``closed_at`` index (an index OR on both databases)."""
+    stmt = select(
+        Conversation.id.label("id"),
+        Conversation.team_id.label("team_id"),
+        Conversation.created_at.label("created_at"),
+        Conversation.closed_at.label("closed_at"),
+    ).where(
         Conversation.organization_id == scope.organization_id,
         Conversation.merged_into_id.is_(None),
-        Conversation.last_activity_at >= scope.start,
+        or_(Conversation.last_activity_at >= scope.start, Conversation.closed_at >= scope.start),
     )
     if scope.teams:
         stmt = stmt.where(Conversation.team_id.in_(scope.teams))
@@ -289,3 +297,21 @@ def _reply_conditions(
         *message_conditions(scope, reply),
         *by_users(scope, reply.author_id),
     ]
+
+
+def resolutions(scope: Scope, scoped: FromClause, segments: list[OffsetSegment]) -> AnySelect:
+    """The scoped conversations closed in the period and still closed (reopening clears
+    ``closed_at``): how long they took from creation, the local day number of the close, and
+    their labels (one row per label, or one row with ``label_id`` NULL)."""
+    return (
+        select(
+            scoped.c.id.label("cid"),
+            scoped.c.team_id.label("team_id"),
+            (scoped.c.closed_at - scoped.c.created_at).label("took"),
+            local_day_number(scoped.c.closed_at, segments).label("day"),
+            ConversationLabel.shared_label_id.label("label_id"),
+        )
+        .select_from(scoped)
+        .outerjoin(ConversationLabel, ConversationLabel.conversation_id == scoped.c.id)
+        .where(*_within(scope, scoped.c.closed_at))
+    )

@@ -11,6 +11,8 @@ Choices where Missive is silent (listed in docs/compatibility.md):
 - linking a team, and labels shared with users/teams/the organization, grant access in All only.
 - ``close`` closes for every user except where it is in Trash or Spam; ``reopen`` moves it from
   Closed to Inbox for everyone (and the team's Closed to its Inbox). ``close`` wins over ``reopen``.
+- ``close`` records ``Conversation.closed_at`` (the first close time: closing again keeps it);
+  ``reopen``, ``add_to_inbox`` and ``add_to_team_inbox`` clear it.
 - a personal conversation is linked to ``organization`` (or to ``team``'s); a conversation of
   another organization is a 404.
 """
@@ -338,7 +340,12 @@ def _move(conversation: Conversation, actions: ConversationActions, access: _Acc
                 row.location, row.snoozed_until = "closed", None
         if has_team:
             conversation.team_state = "closed"
-    elif actions.reopen:
+        if conversation.closed_at is None:  # closing again keeps the resolution time
+            conversation.closed_at = access.now
+        return
+    if actions.reopen or actions.add_to_inbox or (actions.add_to_team_inbox and has_team):
+        conversation.closed_at = None
+    if actions.reopen:
         for row in access.rows.values():
             if row.location == "closed":
                 row.location = "inbox"

@@ -77,7 +77,10 @@ def reopen_for_reply(
     session: Session, conversation: Conversation, *, users: bool = True, team: bool = True
 ) -> None:
     """A reply brings the conversation back: Closed/Snoozed → Inbox for its users, team Closed →
-    team Inbox. Trash and Spam stay put (the user threw it away on purpose)."""
+    team Inbox. Trash and Spam stay put (the user threw it away on purpose). Reopened for
+    its users or its team, it is no longer resolved: ``closed_at`` is cleared."""
+    if users or team:
+        conversation.closed_at = None
     if users:
         for row in session.scalars(
             select(ConversationUser).where(

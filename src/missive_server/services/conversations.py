@@ -22,6 +22,7 @@ from missive_server.db.paging import cursor_rows
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
+from missive_server.services.contact_groups import group_addresses, require_group
 from missive_server.services.organizations import require_member
 
 #: Merges can chain (a into b, b into c); a guard against a corrupt cycle.
@@ -48,6 +49,7 @@ class MailboxFilters:
     organization: str | None = None
     email: str | None = None
     domain: str | None = None
+    contact_organization: str | None = None
 
     def has_mailbox(self) -> bool:
         flags = (self.inbox, self.all, self.assigned, self.closed, self.snoozed, self.flagged)
@@ -127,7 +129,8 @@ def list_conversations(
 ) -> list[Conversation]:
     if not filters.has_mailbox():
         raise BadRequest("You need to paginate at least one mailbox")
-    if filters.email is not None and filters.domain is not None:
+    contact_filters = (filters.email, filters.domain, filters.contact_organization)
+    if sum(f is not None for f in contact_filters) > 1:
         raise BadRequest("'email', 'domain' and 'contact_organization' cannot be combined")
     stmt = _mailbox_query(session, actor, filters)
     rows = cursor_rows(
@@ -176,6 +179,9 @@ def _mailbox_query(session: Session, actor: Principal, f: MailboxFilters) -> Sel
         stmt = stmt.where(
             _address_match(ConversationAddress.domain == f.domain.strip().lower().lstrip("@"))
         )
+    if f.contact_organization is not None:
+        group = require_group(session, actor, f.contact_organization)
+        stmt = stmt.where(_address_match(ConversationAddress.address.in_(group_addresses(group))))
     return stmt
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from missive_server.db.models import Organization
 from missive_server.schemas.seed import SeedDocument
+from missive_server.services.demo_contacts import demo_contact_books
 
 DEMO_ORGANIZATION = "Acme Inc."
 DEMO_OWNER_EMAIL = "alice@acme.test"
@@ -61,6 +62,7 @@ def demo_document(now: int) -> SeedDocument:
             ],
             "accounts": _accounts(),
             "shared_labels": _labels(),
+            "contact_books": demo_contact_books(),
             "conversations": [
                 _login_problem(now),
                 _double_charge(now),

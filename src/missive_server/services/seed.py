@@ -27,11 +27,11 @@ from missive_server.schemas.seed import (
     entry_label,
 )
 from missive_server.services import tokens
+from missive_server.services.seed_contacts import seed_contact_books
 from missive_server.services.seed_context import SeedContext, SeedError, SeedResult
 from missive_server.services.seed_conversations import seed_conversations
 from missive_server.services.seed_directory import (
     seed_accounts,
-    seed_contact_books,
     seed_shared_labels,
     seed_teams,
 )

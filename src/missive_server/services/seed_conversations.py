@@ -184,6 +184,8 @@ def _create(
         add_message(session, conversation, data, now=data.delivered_at or ctx.now)
     _add_comments(ctx, where, conversation, entry)
     _add_posts(ctx, where, conversation, entry.posts)
+    if entry.closed:  # closed once everything in it had happened (analytics resolution times)
+        conversation.closed_at = conversation.last_activity_at
     return conversation
 
 

@@ -1,4 +1,4 @@
-"""Seeding the organization's directory: teams, accounts, shared labels (and contact books)."""
+"""Seeding the organization's directory: teams, accounts, shared labels."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from missive_server.db.models import (
 from missive_server.ids import new_id
 from missive_server.schemas.seed import (
     AccountSeed,
-    ContactBookSeed,
     CustomAccountSeed,
     EmailAccountSeed,
     PhoneAccountSeed,
@@ -210,14 +209,3 @@ def _new_label(
     ctx.session.add(label)
     ctx.session.flush()
     return label
-
-
-def seed_contact_books(
-    ctx: SeedContext, books: Sequence[ContactBookSeed], step: Callable[[str], None]
-) -> None:
-    """Contact books have no model yet: references are checked, then the entries are skipped."""
-    for index, book in enumerate(books):
-        where = entry_label("contact_books", index, {"name": book.name})
-        ctx.organization(f"{where}: organization", book.organization)
-        ctx.notes.append(f"{where}: skipped, contact books are not stored yet")
-        step(where)

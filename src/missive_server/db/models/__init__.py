@@ -8,6 +8,15 @@ from missive_server.db.models.canned_responses import (
     CannedResponseLabel,
 )
 from missive_server.db.models.comments import Comment
+from missive_server.db.models.contacts import (
+    Contact,
+    ContactBook,
+    ContactBookUser,
+    ContactGroup,
+    ContactInfo,
+    ContactMembership,
+    ContactSearchTerm,
+)
 from missive_server.db.models.conversations import (
     Conversation,
     ConversationAddress,
@@ -35,6 +44,13 @@ __all__ = [
     "CannedResponseAttachment",
     "CannedResponseLabel",
     "Comment",
+    "Contact",
+    "ContactBook",
+    "ContactBookUser",
+    "ContactGroup",
+    "ContactInfo",
+    "ContactMembership",
+    "ContactSearchTerm",
     "Conversation",
     "ConversationAddress",
     "ConversationLabel",

@@ -28,6 +28,7 @@ class Conversation(Base):
         Index(None, "team_id", "last_activity_at"),
         Index(None, "organization_id", "last_activity_at"),
         Index(None, "merged_into_id"),
+        Index(None, "organization_id", "closed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -45,6 +46,10 @@ class Conversation(Base):
     merged_into_id: Mapped[str | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="SET NULL")
     )
+    #: When it was last closed for everyone (spec 1B ``close``) and has stayed closed since;
+    #: anything that reopens it clears it (services.conversation_actions, conversation_state).
+    #: Internal, for analytics resolution times: never rendered on the wire.
+    closed_at: Mapped[int | None] = mapped_column(BigInteger)
     # Summary, recomputed from messages/tasks by services.conversation_summary.
     latest_message_subject: Mapped[str | None] = mapped_column(Text)
     messages_count: Mapped[int] = mapped_column(Integer, default=0)
