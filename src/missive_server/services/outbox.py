@@ -1,7 +1,7 @@
 """The outbox table's operations: enqueue in the caller's transaction, claim, record outcomes.
 
-Retries back off exponentially (``backoff * 2 ** (attempt - 1)``); after ``max_attempts`` a row
-is ``failed`` and stays visible, never dropped.
+Retries back off exponentially (``backoff * 2 ** (attempt - 1)``, capped at ``max_delay_seconds``
+when set); after ``max_attempts`` a row is ``failed`` and stays visible, never dropped.
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ LEASE_SECONDS = 120
 class RetryPolicy:
     max_attempts: int = 6
     backoff_seconds: int = 30
+    max_delay_seconds: int | None = None
 
     def delay(self, attempt: int) -> int:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if self.max_delay_seconds is not None:
+            # Capped before exponentiating: a schedule of days must not build huge integers.
+            exponent = min(attempt - 1, self.max_delay_seconds.bit_length())
+            return min(int(self.backoff_seconds * 2**exponent), self.max_delay_seconds)
         return int(self.backoff_seconds * 2 ** (attempt - 1))
 
 
