@@ -5,8 +5,9 @@ channel's (or rule's) signing secret. Receivers verify over the exact bytes they
 callers sign the very bytes they send and never re-serialise in between.
 
 Rule webhooks also carry the Standard Webhooks headers (standardwebhooks.com): ``webhook-id``,
-``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``,
-so receivers using its libraries verify out of the box and can reject replays.
+``webhook-timestamp`` and ``webhook-signature: v1,<base64 signature>``, the HMAC-SHA256 of
+``"{id}.{timestamp}.{body}"``, so receivers using its libraries verify out of the box and can
+reject replays.
 """
 
 from __future__ import annotations
