@@ -121,7 +121,12 @@ def count_failure(session: Session, *, hook_id: str, now: int, disable_after: in
         return False  # another worker's failure disabled it first
     reason = f"hook disabled after {count} consecutive failed attempts"
     cancelled = cancel_pending(session, hook_id=hook_id, now=now, reason=reason)
-    log.warning("hook %s %s; %d pending deliveries cancelled", hook_id, reason, cancelled)
+    log.warning(
+        "hook %s disabled after %d consecutive failed attempts; %d pending deliveries cancelled",
+        hook_id,
+        count,
+        cancelled,
+    )
     return True
 
 
