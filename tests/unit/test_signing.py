@@ -72,5 +72,6 @@ def test_the_hook_signature_is_lowercase_hex_with_its_prefix() -> None:
     body = b'{"x":1}'
     signature = sign("s", body)
     assert signature == "sha256=" + hmac.new(b"s", body, hashlib.sha256).hexdigest()
-    assert verify("s", body, signature) and verify("s", body, signature.removeprefix("sha256="))
+    assert verify("s", body, signature)
+    assert verify("s", body, signature.removeprefix("sha256="))
     assert not verify("s", body + b" ", signature)
