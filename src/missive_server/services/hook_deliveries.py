@@ -225,7 +225,7 @@ def redeliver(session: Session, *, view: DeliveryView, now: int, policy: RetryPo
     keeps its lease, so an attempt in progress is never doubled by another worker."""
     item = view.item
     item.updated_at = now
-    item.next_attempt_at = min(item.next_attempt_at, now)
+    item.next_attempt_at = min(item.next_attempt_at, now) if item.status == "pending" else now
     if item.status != "pending":
         item.status = "pending"
         item.attempts = 0
