@@ -17,8 +17,9 @@ from starlette.testclient import TestClient
 
 from missive_server.app import create_app
 from missive_server.clock import FrozenClock
-from missive_server.db.models import Hook, Organization, User
+from missive_server.db.models import Hook, Organization, OutboxItem, User
 from missive_server.ids import new_id
+from missive_server.services import outbox
 from missive_server.settings import Settings
 from tests.conftest import bearer, count_queries
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver
@@ -300,3 +301,19 @@ def test_emulator_redeliver(
         404,
         error(f"Delivery with id '{unknown}' does not exist"),
     )
+
+
+def test_redelivering_a_delivery_in_progress_never_doubles_it(
+    client: TestClient, app: FastAPI, session: Session, world: World, clock: FrozenClock
+) -> None:
+    delivery = queue(session, world.hook)
+    [claimed] = outbox.claim_due(session, now=T0)  # another worker is sending it
+    session.commit()
+    clock.advance(1)
+    path = f"/v1/hooks/{world.hook.id}/deliveries/{delivery.id}/redeliver"
+    assert client.post(path, headers=bearer(world.token)).status_code == 200
+    session.expire_all()
+    row = session.get(OutboxItem, delivery.id)
+    assert row is not None
+    assert (row.status, row.attempts, row.locked_until) == ("pending", 1, claimed.locked_until)
+    assert deliver(app) == 0  # the lease holds until that worker reports
