@@ -5,6 +5,8 @@ exactly once (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: one writer at a ti
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import threading
 
 import httpx
@@ -18,6 +20,7 @@ from missive_server.clock import FrozenClock
 from missive_server.db.engine import make_engine
 from missive_server.db.models import Hook, WebhookAttempt
 from missive_server.settings import Settings
+from tests.cli.test_serve import command
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver
 from tests.delivery.webhook_support import (
     T0,
@@ -170,3 +173,25 @@ def test_two_workers_send_each_delivery_exactly_once(
     assert sorted(ids) == sorted(queued)  # each exactly once
     session.expire_all()
     assert {outbox_row(session, d).status for d in queued} == {"sent"}
+
+
+def test_two_worker_processes_send_each_delivery_exactly_once(
+    database_url: str, session: Session, receiver: WebhookReceiver, hook: Hook
+) -> None:
+    """``missive-server worker`` as its own process, twice at once."""
+    queued = [queue(session, hook, n=n).id for n in range(80)]
+    env = {**os.environ, "MISSIVE_DATABASE_URL": database_url}
+    processes = [
+        subprocess.Popen(
+            [*command(), "worker", "--once"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    attempted = sum(int(out.split()[1]) for out, _ in outputs)  # "Attempted N outbox item(s)"
+    assert attempted == 80
+    assert sorted(receiver.ids()) == sorted(queued)
