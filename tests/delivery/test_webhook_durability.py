@@ -19,41 +19,33 @@ from missive_server.app import create_app
 from missive_server.clock import FrozenClock
 from missive_server.db.engine import make_engine
 from missive_server.db.models import Hook, WebhookAttempt
+from missive_server.delivery.worker import Worker
 from missive_server.settings import Settings
 from tests.cli.test_serve import command
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver
 from tests.delivery.webhook_support import (
     T0,
     fresh_hook,
+    hook,
     http_client,
-    make_hook,
+    make_worker,
     outbox_row,
     queue,
+    worker,
     worker_for,
 )
-from tests.factories import Factory
 
-__all__ = ["http_client", "receiver"]  # fixtures
-
-
-@pytest.fixture
-def hook(session: Session, factory: Factory, receiver: WebhookReceiver) -> Hook:
-    org = factory.organization()
-    alice, _ = factory.member(org, "admin")
-    return make_hook(session, user=alice, org=org, url=receiver.url())
+__all__ = ["hook", "http_client", "make_worker", "receiver", "worker"]  # fixtures
 
 
 def test_fifty_consecutive_failed_attempts_disable_the_hook(
-    app: FastAPI,
-    settings: Settings,
+    worker: Worker,
     session: Session,
     receiver: WebhookReceiver,
     hook: Hook,
     clock: FrozenClock,
-    http_client: httpx.Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    worker = worker_for(app, settings, clock, http_client)
     receiver.default = 500
     # 12 deliveries whose attempts interleave (rounds at 0, 15, 45, 105 and 225 s): the 50th
     # attempt is the second of the fifth round, while every delivery is still pending.
@@ -84,17 +76,10 @@ def attempts_of(session: Session, delivery_id: str) -> list[WebhookAttempt]:
 
 
 def test_failures_are_counted_per_attempt_across_deliveries(
-    app: FastAPI,
-    settings: Settings,
-    session: Session,
-    receiver: WebhookReceiver,
-    hook: Hook,
-    clock: FrozenClock,
-    http_client: httpx.Client,
+    worker: Worker, session: Session, receiver: WebhookReceiver, hook: Hook, clock: FrozenClock
 ) -> None:
     hook.consecutive_failures = 48
     session.commit()
-    worker = worker_for(app, settings, clock, http_client)
     receiver.answers = [500]
     first = queue(session, hook, n=1)
     worker.run_once()  # 49

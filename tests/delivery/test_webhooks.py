@@ -3,11 +3,9 @@ the schedules, the attempt log, redirects, timeouts, deleted and disabled hooks.
 
 from __future__ import annotations
 
-import httpx
 import orjson
 import pytest
 from dirty_equals import IsInt
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,36 +15,24 @@ from missive_server.db.models import Hook, WebhookAttempt
 from missive_server.delivery.signing import verify, verify_standard
 from missive_server.delivery.worker import Worker
 from missive_server.services.hook_deliveries import EXTENDED_SCHEDULE, MISSIVE_SCHEDULE
-from missive_server.settings import Settings
 from tests.delivery.webhook_receiver import HANG, WebhookReceiver, receiver
 from tests.delivery.webhook_support import (
     SECRET,
     T0,
+    WorkerFactory,
     fresh_hook,
+    hook,
     http_client,
     make_hook,
+    make_worker,
     outbox_row,
     payload,
     queue,
-    worker_for,
+    worker,
 )
 from tests.factories import Factory
 
-__all__ = ["http_client", "receiver"]  # fixtures
-
-
-@pytest.fixture
-def worker(
-    app: FastAPI, settings: Settings, clock: FrozenClock, http_client: httpx.Client
-) -> Worker:
-    return worker_for(app, settings, clock, http_client)
-
-
-@pytest.fixture
-def hook(session: Session, factory: Factory, receiver: WebhookReceiver) -> Hook:
-    org = factory.organization()
-    alice, _ = factory.member(org, "admin")
-    return make_hook(session, user=alice, org=org, url=receiver.url())
+__all__ = ["hook", "http_client", "make_worker", "receiver", "worker"]  # fixtures
 
 
 def attempts(session: Session, delivery_id: str) -> list[tuple[int, int | None, str | None]]:
@@ -157,17 +143,14 @@ def test_extended_schedule_doubles_to_an_hour_and_lasts_about_three_days() -> No
 
 
 def test_the_extended_setting_applies_to_deliveries_already_queued(
-    app: FastAPI,
-    settings: Settings,
+    make_worker: WorkerFactory,
     session: Session,
     receiver: WebhookReceiver,
     hook: Hook,
     clock: FrozenClock,
-    http_client: httpx.Client,
 ) -> None:
     delivery = queue(session, hook)  # queued with Missive's schedule (max_attempts 6)
-    extended = settings.model_copy(update={"webhook_retry_schedule": "extended"})
-    worker = worker_for(app, extended, clock, http_client)
+    worker = make_worker(webhook_retry_schedule="extended")
     receiver.default = 500
     offsets = []
     for _ in range(9):
@@ -194,16 +177,9 @@ def test_redirects_are_not_followed_and_count_as_failures(
 
 
 def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(
-    app: FastAPI,
-    settings: Settings,
-    session: Session,
-    receiver: WebhookReceiver,
-    hook: Hook,
-    clock: FrozenClock,
-    http_client: httpx.Client,
+    make_worker: WorkerFactory, session: Session, receiver: WebhookReceiver, hook: Hook
 ) -> None:
-    quick = settings.model_copy(update={"webhook_timeout_seconds": 0.2})
-    worker = worker_for(app, quick, clock, http_client)
+    worker = make_worker(webhook_timeout_seconds=0.2)
     receiver.answers = [HANG]
     delivery = queue(session, hook)
     worker.run_once()

@@ -3,7 +3,7 @@ another part's) and deliveries queued with ``enqueue_delivery``, as event code q
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -19,6 +19,8 @@ from missive_server.ids import new_id
 from missive_server.services.hook_deliveries import enqueue_delivery
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
+from tests.delivery.webhook_receiver import WebhookReceiver
+from tests.factories import Factory
 
 SECRET = "rule-s3cret-ÿ"
 T0 = 1_700_000_000
@@ -95,8 +97,37 @@ def http_client() -> Iterator[httpx.Client]:
         yield client
 
 
+#: ``make_worker(**settings_changes)``: the worker exactly as ``serve`` and
+#: ``missive-server worker`` build it, with the test's clock and these settings changed.
+WorkerFactory = Callable[..., Worker]
+
+
+@pytest.fixture
+def make_worker(
+    app: FastAPI, settings: Settings, clock: FrozenClock, http_client: httpx.Client
+) -> WorkerFactory:
+    def build(**changes: Any) -> Worker:
+        changed = settings.model_copy(update=changes)
+        return build_worker(changed, app.state.session_factory, clock=clock, client=http_client)
+
+    return build
+
+
+@pytest.fixture
+def worker(make_worker: WorkerFactory) -> Worker:
+    return make_worker()
+
+
+@pytest.fixture
+def hook(session: Session, factory: Factory, receiver: WebhookReceiver) -> Hook:
+    """An organization hook of an admin, posting to the receiver."""
+    org = factory.organization()
+    alice, _ = factory.member(org, "admin")
+    return make_hook(session, user=alice, org=org, url=receiver.url())
+
+
 def worker_for(
     app: FastAPI, settings: Settings, clock: FrozenClock, client: httpx.Client
 ) -> Worker:
-    """The worker exactly as ``serve`` and ``missive-server worker`` build it."""
+    """The worker of another app (a restarted server, a second worker)."""
     return build_worker(settings, app.state.session_factory, clock=clock, client=client)

@@ -23,7 +23,12 @@ from sqlalchemy.orm import Session
 
 from missive_server import __version__
 from missive_server.db.models import Hook, OutboxItem, WebhookDelivery
-from missive_server.delivery.channels import WEBHOOK_TIMEOUT_SECONDS, answer_error, display_url
+from missive_server.delivery.channels import (
+    WEBHOOK_TIMEOUT_SECONDS,
+    answer_error,
+    display_url,
+    post_once,
+)
 from missive_server.delivery.signing import (
     SIGNATURE_HEADER,
     WEBHOOK_ID_HEADER,
@@ -149,16 +154,9 @@ class WebhookHandler:
             return round((time.monotonic() - started) * 1000)
 
         try:
-            # Streamed and never read: a receiver's answer body is not ours to buffer.
-            with self.http_client.stream(
-                "POST",
-                url,
-                content=body,
-                headers=headers,
-                timeout=self.timeout,
-                follow_redirects=False,
-            ) as response:
-                status, reason = response.status_code, response.reason_phrase
+            status, reason = post_once(
+                self.http_client, url, body=body, headers=headers, timeout=self.timeout
+            )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
             return Attempt(None, elapsed(), f"invalid webhook URL {target}: {error}", True)
         except httpx.TimeoutException:
