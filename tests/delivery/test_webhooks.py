@@ -6,7 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 from dirty_equals import IsInt
-from sqlalchemy import select
+from fastapi import FastAPI
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from missive_server import __version__
@@ -15,7 +16,7 @@ from missive_server.db.models import Hook, WebhookAttempt
 from missive_server.delivery.signing import verify, verify_standard
 from missive_server.delivery.worker import Worker
 from missive_server.services.hook_deliveries import EXTENDED_SCHEDULE, MISSIVE_SCHEDULE
-from tests.delivery.webhook_receiver import HANG, WebhookReceiver, receiver
+from tests.delivery.webhook_receiver import HANG, Request, WebhookReceiver, receiver
 from tests.delivery.webhook_support import (
     SECRET,
     T0,
@@ -255,3 +256,33 @@ def test_a_deleted_or_disabled_hook_ends_its_deliveries(
         "disabled": f"hook '{hook_id}' is disabled",
     }[change]
     assert (row.status, row.attempts, row.last_error) == ("failed", 1, expected)
+
+
+@pytest.mark.parametrize("answer", [200, 500])
+def test_a_hook_deleted_during_its_attempt_is_no_error(
+    app: FastAPI,
+    session: Session,
+    worker: Worker,
+    receiver: WebhookReceiver,
+    hook: Hook,
+    clock: FrozenClock,
+    answer: int,
+) -> None:
+    delivery_id, hook_id = queue(session, hook).id, hook.id
+
+    def delete_the_hook(_: Request) -> None:
+        with app.state.session_factory.begin() as other:
+            other.execute(delete(Hook).where(Hook.id == hook_id))
+
+    receiver.on_request = delete_the_hook
+    receiver.answers = [answer]
+    assert worker.run_once() == 1
+    assert session.scalars(select(WebhookAttempt)).all() == []  # its log went with the hook
+    clock.advance(15)
+    worker.run_once()
+    row = outbox_row(session, delivery_id)
+    expected = (
+        ("sent", None) if answer == 200 else ("failed", "the hook of this delivery was deleted")
+    )
+    assert (row.status, row.last_error) == expected
+    assert len(receiver.requests) == 1

@@ -5,7 +5,7 @@ request's method, path, headers and exact body; ``answers`` scripts the replies;
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,6 +38,8 @@ class WebhookReceiver:
         self.default = 200
         self.requests: list[Request] = []
         self.release = threading.Event()
+        #: Runs in the server's thread before each answer (something that happens meanwhile).
+        self.on_request: Callable[[Request], None] | None = None
         self.port = 0
         self._lock = threading.Lock()
         self._server: _QuietServer | None = None
@@ -76,6 +78,8 @@ class WebhookReceiver:
         with self._lock:
             self.requests.append(request)
             answer = self.answers.pop(0) if self.answers else self.default
+        if self.on_request is not None:
+            self.on_request(request)
         if answer == HANG:
             self.release.wait(10)
             answer = 200

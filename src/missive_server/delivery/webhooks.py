@@ -83,7 +83,7 @@ class FailedAttempt:
     disable_after: int
 
     def __call__(self, session: Session, item: OutboxItem) -> None:
-        hook_deliveries.record_attempt(
+        logged = hook_deliveries.record_attempt(
             session,
             delivery_id=self.delivery_id,
             attempted_at=self.attempted_at,
@@ -91,6 +91,8 @@ class FailedAttempt:
             latency_ms=self.attempt.latency_ms,
             error=self.attempt.error,
         )
+        if not logged:
+            return
         hook_deliveries.count_failure(
             session, hook_id=self.hook_id, now=self.attempted_at, disable_after=self.disable_after
         )

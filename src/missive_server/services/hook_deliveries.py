@@ -81,7 +81,11 @@ def record_attempt(
     status_code: int | None,
     latency_ms: int,
     error: str | None,
-) -> None:
+) -> bool:
+    """Log one attempt; False when the delivery is gone (its hook was deleted meanwhile),
+    rather than failing the whole outcome on the foreign key."""
+    if session.get(WebhookDelivery, delivery_id, populate_existing=True) is None:
+        return False
     session.add(
         WebhookAttempt(
             id=new_id(),
@@ -92,6 +96,7 @@ def record_attempt(
             error=error[:MAX_ERROR_CHARS] if error is not None else None,
         )
     )
+    return True
 
 
 def reset_failures(session: Session, *, hook_id: str) -> None:
