@@ -25,6 +25,7 @@ from missive_server.api import (
     drafts,
     emulator,
     files,
+    hook_deliveries,
     messages,
     organizations,
     posts,
@@ -38,7 +39,7 @@ from missive_server.api.middleware import RequestGuard
 from missive_server.api.rate_limit import RateLimiter, RateLimitMiddleware
 from missive_server.clock import Clock, SystemClock
 from missive_server.db.engine import make_engine, make_session_factory
-from missive_server.delivery.handlers import build_handlers
+from missive_server.delivery.handlers import build_handlers, build_policies
 from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.services.outbox import RetryPolicy
@@ -61,6 +62,7 @@ V1_ROUTERS = (
     contacts.router,
     contact_books.router,
     contact_groups.router,
+    hook_deliveries.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -128,6 +130,7 @@ def build_worker(
         clock=clock,
         handlers=build_handlers(settings, http_client=client, clock=clock),
         policy=RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff_seconds),
+        policies=build_policies(settings),
     )
 
 

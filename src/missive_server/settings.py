@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         default=True, description="Run the delivery worker as a thread inside `serve`."
     )
+    webhook_retry_schedule: Literal["missive", "extended"] = Field(
+        default="missive",
+        description=(
+            "Rule webhook retries: `missive` (5 retries over about 8 minutes) or `extended` "
+            "(exponential backoff capped at 1 hour, for about 3 days)."
+        ),
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="How long a webhook receiver may take to answer."
+    )
+    webhook_disable_after: int = Field(
+        default=50, ge=1, description="Consecutive failed attempts that disable a hook."
+    )
 
     @property
     def public_base(self) -> str:
