@@ -41,6 +41,7 @@ from missive_server.schemas.conversation_actions import (
     ConversationActions,
     is_conversation_color,
 )
+from missive_server.services import hook_events
 from missive_server.services.conversations import get_visible_conversation, resolve_merges
 from missive_server.services.messages import normalize_reference
 from missive_server.services.organizations import require_member
@@ -170,27 +171,40 @@ def apply_resolved(
     if conversation.organization_id is None and resolved.organization_id is not None:
         conversation.organization_id = resolved.organization_id
     access = _Access(session, conversation, now)
-    if resolved.team is not None:
-        _link_team(session, conversation, resolved.team, force=actions.force_team, access=access)
+    events: list[str] = []
+    if resolved.team is not None and _link_team(
+        session, conversation, resolved.team, force=actions.force_team, access=access
+    ):
+        events.append("team_change")
     for row in access.grant(actions.add_users, location="inbox"):
         if row.location == "none":
             row.location = "inbox"
-    _assign(access, actions.add_assignees, now)
-    _unassign(access, actions.remove_assignees)
-    _add_labels(session, conversation, resolved.add_labels, access, now)
-    if actions.remove_shared_labels:
-        session.execute(
-            delete(ConversationLabel).where(
-                ConversationLabel.conversation_id == conversation.id,
-                ConversationLabel.shared_label_id.in_(actions.remove_shared_labels),
-            )
-        )
-    _move(conversation, actions, access)
+    assigned = _assign(access, actions.add_assignees, now)
+    if _unassign(access, actions.remove_assignees) or assigned:
+        events.append("conversation_assignee_change")
+    labeled = _add_labels(session, conversation, resolved.add_labels, access, now)
+    if _remove_labels(session, conversation, actions.remove_shared_labels) or labeled:
+        events.append("label_change")
+    events += _move(conversation, actions, access)
     if actions.subject is not None:
         conversation.subject = actions.subject or None
     if actions.color is not None:
         conversation.color = actions.color or None
     session.flush()
+    for name in events:
+        hook_events.record(session, event=name, conversation=conversation, now=now)
+
+
+def _remove_labels(session: Session, conversation: Conversation, label_ids: list[str]) -> bool:
+    if not label_ids:
+        return False
+    removed = session.execute(
+        delete(ConversationLabel).where(
+            ConversationLabel.conversation_id == conversation.id,
+            ConversationLabel.shared_label_id.in_(label_ids),
+        )
+    )
+    return bool(getattr(removed, "rowcount", 0))
 
 
 class _Access:
@@ -239,9 +253,9 @@ class _Access:
 
 def _link_team(
     session: Session, conversation: Conversation, team: Team, *, force: bool, access: _Access
-) -> None:
+) -> bool:
     if conversation.team_id == team.id or (conversation.team_id is not None and not force):
-        return
+        return False
     conversation.team_id = team.id
     conversation.team_state = "inbox"
     members = session.scalars(
@@ -250,21 +264,28 @@ def _link_team(
         .order_by(TeamMember.role, TeamMember.position)
     )
     access.grant(members, location="none")
+    return True
 
 
-def _assign(access: _Access, user_ids: Sequence[str], now: int) -> None:
+def _assign(access: _Access, user_ids: Sequence[str], now: int) -> bool:
+    changed = False
     for row in access.grant(user_ids, location="inbox"):
         if row.assigned:
             continue
         row.assigned, row.unassigned, row.assigned_at = True, False, now
         row.location, row.snoozed_until = "inbox", None
+        changed = True
+    return changed
 
 
-def _unassign(access: _Access, user_ids: Sequence[str]) -> None:
+def _unassign(access: _Access, user_ids: Sequence[str]) -> bool:
+    changed = False
     for user_id in dict.fromkeys(user_ids):
         row = access.rows.get(user_id)
         if row is not None and row.assigned:
             row.assigned, row.unassigned, row.assigned_at = False, True, None
+            changed = True
+    return changed
 
 
 def _add_labels(
@@ -273,9 +294,9 @@ def _add_labels(
     labels: Sequence[SharedLabel],
     access: _Access,
     now: int,
-) -> None:
+) -> bool:
     if not labels:
-        return
+        return False
     present = set(
         session.scalars(
             select(ConversationLabel.shared_label_id).where(
@@ -283,6 +304,7 @@ def _add_labels(
             )
         )
     )
+    added = [label for label in labels if label.id not in present]
     session.add_all(
         ConversationLabel(
             conversation_id=conversation.id,
@@ -290,10 +312,10 @@ def _add_labels(
             added_at=now,
             last_activity_at=conversation.last_activity_at,
         )
-        for label in labels
-        if label.id not in present
+        for label in added
     )
     access.grant(_label_audience(session, labels), location="none")
+    return bool(added)
 
 
 def _label_audience(session: Session, labels: Sequence[SharedLabel]) -> list[str]:
@@ -325,13 +347,16 @@ def _label_audience(session: Session, labels: Sequence[SharedLabel]) -> list[str
     return sorted(users)
 
 
-def _move(conversation: Conversation, actions: ConversationActions, access: _Access) -> None:
+def _move(conversation: Conversation, actions: ConversationActions, access: _Access) -> list[str]:
+    """Apply the moves; the events of the ones that changed something (a ``close`` of a
+    conversation closed everywhere already is no ``conversation_closed``)."""
     has_team = conversation.team_id is not None
     if actions.add_to_inbox:
         for row in access.rows.values():
             row.location, row.snoozed_until = "inbox", None
     if actions.add_to_team_inbox and has_team:
         conversation.team_state = "inbox"
+    before = _closed_places(conversation, access)
     if actions.close:
         for row in access.rows.values():
             if row.location not in ("trashed", "junked"):
@@ -344,6 +369,18 @@ def _move(conversation: Conversation, actions: ConversationActions, access: _Acc
                 row.location = "inbox"
         if conversation.team_state == "closed":
             conversation.team_state = "inbox"
+    else:
+        return []
+    after = _closed_places(conversation, access)
+    if after > before:
+        return ["conversation_closed"]
+    return ["conversation_reopened"] if after < before else []
+
+
+def _closed_places(conversation: Conversation, access: _Access) -> int:
+    """How many users (and the team) have the conversation in Closed."""
+    users = sum(1 for row in access.rows.values() if row.location == "closed")
+    return users + (conversation.team_state == "closed")
 
 
 def update_conversations(
