@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -9,11 +10,43 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from missive_server.db.models import Hook, Organization, OutboxItem, User, WebhookDelivery
+from missive_server.db.models import (
+    Conversation,
+    Hook,
+    Organization,
+    OutboxItem,
+    SharedLabel,
+    Team,
+    User,
+    WebhookDelivery,
+)
 from missive_server.ids import new_id
 from tests.conftest import bearer
+from tests.factories import Factory
 
 T0 = 1_700_000_000
+
+
+@dataclass
+class World:
+    org: Organization
+    alice: User
+    bob: User
+    token: str
+    team: Team
+    label: SharedLabel
+    conversation: Conversation
+
+
+def make_world(factory: Factory) -> World:
+    """Alice (with access) and Bob in Acme, a team, a label and one conversation with a message."""
+    org = factory.organization("Acme")
+    alice = factory.user("alice@acme.test", organizations={org: "user"})
+    bob = factory.user("bob@acme.test", organizations={org: "user"})
+    team = factory.team(org, "Support", active=[bob])
+    label = factory.shared_label(org, "VIP")
+    conversation = factory.conversation(org, users=[alice], at=T0)
+    return World(org, alice, bob, factory.token(alice), team, label, conversation)
 
 
 def make_hook(

@@ -4,21 +4,22 @@ shows the conversation after the change, and a failed change fires nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from missive_server.db.models import Conversation, Message, Organization, SharedLabel, Team, User
+from missive_server.db.models import Message
 from missive_server.schemas.conversation_actions import ConversationActions
 from missive_server.services import conversation_actions
 from missive_server.services.principals import principal_for_user
 from tests.api.hooks_support import (
     T0,
+    World,
     bodies_for,
     make_hook,
+    make_world,
     rest_conversation,
     rest_message,
     rule,
@@ -30,26 +31,9 @@ from tests.factories import Factory
 NOTE = {"title": "Synced", "body": "From the CRM"}
 
 
-@dataclass
-class World:
-    org: Organization
-    alice: User
-    bob: User
-    token: str
-    team: Team
-    label: SharedLabel
-    conversation: Conversation
-
-
 @pytest.fixture
 def world(factory: Factory) -> World:
-    org = factory.organization("Acme")
-    alice = factory.user("alice@acme.test", organizations={org: "user"})
-    bob = factory.user("bob@acme.test", organizations={org: "user"})
-    team = factory.team(org, "Support", active=[bob])
-    label = factory.shared_label(org, "VIP")
-    conversation = factory.conversation(org, users=[alice], at=T0)
-    return World(org, alice, bob, factory.token(alice), team, label, conversation)
+    return make_world(factory)
 
 
 def patch(client: TestClient, world: World, **changes: Any) -> None:
@@ -97,9 +81,7 @@ def test_label_change_by_patch(
     assert bodies_for(session, hook)[1]["conversation"]["shared_labels"] == []
 
 
-def test_label_change_and_close_by_post(
-    client: TestClient, session: Session, world: World
-) -> None:
+def test_label_change_and_close_by_post(client: TestClient, session: Session, world: World) -> None:
     labels = make_hook(session, world.alice, "label_change", org=world.org)
     closed = make_hook(session, world.alice, "conversation_closed", org=world.org)
 
@@ -119,9 +101,7 @@ def test_label_change_and_close_by_post(
     )
 
     assert response.status_code == 201, response.json()
-    assert bodies_for(session, labels) == [
-        expected(client, session, world, labels, "label_change")
-    ]
+    assert bodies_for(session, labels) == [expected(client, session, world, labels, "label_change")]
     assert bodies_for(session, closed) == [
         expected(client, session, world, closed, "conversation_closed")
     ]

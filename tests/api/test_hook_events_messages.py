@@ -146,7 +146,9 @@ def test_a_guests_personal_hook_gets_the_guest_conversation(
     assert body["conversation"] == {"id": message.conversation_id, "last_activity_at": clock.now()}
 
 
-def test_a_duplicate_email_fires_nothing(session: Session, world: World, clock: FrozenClock) -> None:
+def test_a_duplicate_email_fires_nothing(
+    session: Session, world: World, clock: FrozenClock
+) -> None:
     hook = make_hook(session, world.alice, "incoming_email", org=world.org)
     receive(session, clock, mail())
     receive(session, clock, mail())
@@ -298,9 +300,7 @@ def test_sending_a_draft_is_outgoing_email(
     assert bodies_for(session, incoming) == []
 
 
-def test_a_draft_not_sent_fires_nothing(
-    client: TestClient, session: Session, world: World
-) -> None:
+def test_a_draft_not_sent_fires_nothing(client: TestClient, session: Session, world: World) -> None:
     make_hook(session, world.alice, "outgoing_email", org=world.org)
     created(client, world.token, organization=world.org.id)
     assert webhooks(session) == []
