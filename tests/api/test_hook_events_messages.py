@@ -318,3 +318,37 @@ def test_a_scheduled_draft_fires_when_the_worker_sends_it(
 
     (body,) = bodies_for(session, hook)
     assert body["message"] == rest_message(client, world.token, draft["conversation"], draft["id"])
+
+
+def test_a_reply_to_a_closed_conversation_reopens_it(
+    client: TestClient, session: Session, world: World, clock: FrozenClock
+) -> None:
+    reopened = make_hook(session, world.alice, "conversation_reopened", org=world.org)
+    first = receive(session, clock, mail())
+    client.patch(
+        f"/v1/conversations/{first.conversation_id}",
+        headers=bearer(world.token),
+        json={"conversations": [{"id": first.conversation_id, "close": True}]},
+    )
+    clock.advance(60)
+
+    reply = receive(
+        session,
+        clock,
+        mail("Re: Help", message_id="<new-2@example.com>", in_reply_to="<new-1@example.com>"),
+    )
+
+    (body,) = bodies_for(session, reopened)
+    cid = reply.conversation_id
+    assert body == {
+        "rule": rule(reopened),
+        "conversation": rest_conversation(client, world.token, cid),
+        "latest_message": rest_message(client, world.token, cid, reply.id),
+    }
+    clock.advance(60)
+    receive(
+        session,
+        clock,
+        mail("Re: Help", message_id="<new-3@example.com>", in_reply_to="<new-2@example.com>"),
+    )
+    assert len(bodies_for(session, reopened)) == 1  # it was open: nothing to reopen

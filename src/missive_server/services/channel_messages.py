@@ -72,6 +72,7 @@ def create_channel_message(
             conversation_state.reopen_for_reply(
                 session,
                 conversation,
+                now=now,
                 users=request.add_to_inbox is not False,
                 team=request.add_to_team_inbox is not False,
             )

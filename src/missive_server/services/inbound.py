@@ -160,7 +160,7 @@ def _deliver(session: Session, account: Account, parsed: ParsedEmail, *, now: in
     if existing is not None:
         return Delivery(account.id, conversation.id, existing, created=False, duplicate=True)
     message = _record(session, conversation, account, parsed, now=now)
-    conversation_state.reopen_for_reply(session, conversation)
+    conversation_state.reopen_for_reply(session, conversation, now=now)
     drafts.discard_auto_followups(session, conversation_id=conversation.id, now=now)
     _fire(session, account, conversation, message, now=now)
     return Delivery(account.id, conversation.id, message.id, created=False)
