@@ -20,18 +20,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
 from missive_server.db.models import (
     Conversation,
-    ConversationLabel,
     ConversationUser,
-    Membership,
     MessageReference,
     SharedLabel,
-    SharedLabelUser,
     Team,
     TeamMember,
 )
@@ -41,7 +38,8 @@ from missive_server.schemas.conversation_actions import (
     ConversationActions,
     is_conversation_color,
 )
-from missive_server.services import hook_events
+from missive_server.services import conversation_labels, hook_events
+from missive_server.services.conversation_labels import TEAM_ROLES
 from missive_server.services.conversations import get_visible_conversation, resolve_merges
 from missive_server.services.messages import normalize_reference
 from missive_server.services.organizations import require_member
@@ -50,7 +48,6 @@ from missive_server.services.users import require_users_in_organization
 
 #: The parameters that only make sense inside one organization (spec 1B, 2.5.3).
 NEEDS_ORGANIZATION = ("add_users", "add_assignees", "remove_assignees", "add_shared_labels")
-TEAM_ROLES = ("active", "observer")
 
 
 @dataclass(slots=True)
@@ -182,8 +179,11 @@ def apply_resolved(
     assigned = _assign(access, actions.add_assignees, now)
     if _unassign(access, actions.remove_assignees) or assigned:
         events.append("conversation_assignee_change")
-    labeled = _add_labels(session, conversation, resolved.add_labels, access, now)
-    if _remove_labels(session, conversation, actions.remove_shared_labels) or labeled:
+    labeled = conversation_labels.add_labels(session, conversation, resolved.add_labels, now)
+    if labeled is not None:
+        access.grant(labeled.audience, location="none")
+    removed = conversation_labels.remove_labels(session, conversation, actions.remove_shared_labels)
+    if removed or (labeled is not None and labeled.changed):
         events.append("label_change")
     events += _move(conversation, actions, access)
     if actions.subject is not None:
@@ -193,18 +193,6 @@ def apply_resolved(
     session.flush()
     for name in events:
         hook_events.record(session, event=name, conversation=conversation, now=now)
-
-
-def _remove_labels(session: Session, conversation: Conversation, label_ids: list[str]) -> bool:
-    if not label_ids:
-        return False
-    removed = session.execute(
-        delete(ConversationLabel).where(
-            ConversationLabel.conversation_id == conversation.id,
-            ConversationLabel.shared_label_id.in_(label_ids),
-        )
-    )
-    return bool(getattr(removed, "rowcount", 0))
 
 
 class _Access:
@@ -286,65 +274,6 @@ def _unassign(access: _Access, user_ids: Sequence[str]) -> bool:
             row.assigned, row.unassigned, row.assigned_at = False, True, None
             changed = True
     return changed
-
-
-def _add_labels(
-    session: Session,
-    conversation: Conversation,
-    labels: Sequence[SharedLabel],
-    access: _Access,
-    now: int,
-) -> bool:
-    if not labels:
-        return False
-    present = set(
-        session.scalars(
-            select(ConversationLabel.shared_label_id).where(
-                ConversationLabel.conversation_id == conversation.id
-            )
-        )
-    )
-    added = [label for label in labels if label.id not in present]
-    session.add_all(
-        ConversationLabel(
-            conversation_id=conversation.id,
-            shared_label_id=label.id,
-            added_at=now,
-            last_activity_at=conversation.last_activity_at,
-        )
-        for label in added
-    )
-    access.grant(_label_audience(session, labels), location="none")
-    return bool(added)
-
-
-def _label_audience(session: Session, labels: Sequence[SharedLabel]) -> list[str]:
-    """Users a label shares its conversations with: organization, team, listed users."""
-    users: set[str] = set()
-    organizations = [label.organization_id for label in labels if label.share_with_organization]
-    if organizations:
-        users.update(
-            session.scalars(
-                select(Membership.user_id).where(Membership.organization_id.in_(organizations))
-            )
-        )
-    teams = [label.share_with_team_id for label in labels if label.share_with_team_id]
-    if teams:
-        users.update(
-            session.scalars(
-                select(TeamMember.user_id).where(
-                    TeamMember.team_id.in_(teams), TeamMember.role.in_(TEAM_ROLES)
-                )
-            )
-        )
-    users.update(
-        session.scalars(
-            select(SharedLabelUser.user_id).where(
-                SharedLabelUser.shared_label_id.in_([lb.id for lb in labels])
-            )
-        )
-    )
-    return sorted(users)
 
 
 def _move(conversation: Conversation, actions: ConversationActions, access: _Access) -> list[str]:

@@ -41,7 +41,7 @@ from missive_server.db.models import (
 from missive_server.ids import new_id
 from missive_server.services import conversation_state, drafts, hook_events
 from missive_server.services.attachments import NewAttachment, build_attachment, image_size
-from missive_server.services.conversation_actions import TEAM_ROLES
+from missive_server.services.conversation_labels import TEAM_ROLES
 from missive_server.services.conversations import create_conversation, resolve_merges
 from missive_server.services.inbound_mime import (
     ParsedEmail,
