@@ -57,6 +57,9 @@ def record(
 ) -> None:
     """Queue an event for this transaction; the same event twice (e.g. two PATCHes of one
     conversation's labels in one transaction) is delivered once."""
+    if not session.in_transaction():
+        # Begin one, so the events belong to a transaction: its rollback discards them.
+        session.connection()
     pending: dict[tuple[str, ...], PendingEvent] = session.info.setdefault(PENDING_KEY, {})
     key = (event, conversation.id, message.id if message else "", comment.id if comment else "")
     pending.setdefault(key, PendingEvent(event, conversation, now, message, comment))
