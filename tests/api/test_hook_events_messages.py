@@ -352,3 +352,53 @@ def test_a_reply_to_a_closed_conversation_reopens_it(
         mail("Re: Help", message_id="<new-3@example.com>", in_reply_to="<new-2@example.com>"),
     )
     assert len(bodies_for(session, reopened)) == 1  # it was open: nothing to reopen
+
+
+def test_a_sent_draft_with_labels_fires_both_with_the_final_conversation(
+    client: TestClient, factory: Factory, session: Session, world: World
+) -> None:
+    label = factory.shared_label(world.org, "Sent")
+    labels = make_hook(session, world.alice, "label_change", org=world.org)
+    outgoing = make_hook(session, world.alice, "outgoing_email", org=world.org)
+
+    sent = created(
+        client, world.token, send=True, organization=world.org.id, add_shared_labels=[label.id]
+    )
+
+    cid = sent["conversation"]
+    final = rest_conversation(client, world.token, cid)
+    (label_body,) = bodies_for(session, labels)
+    (sent_body,) = bodies_for(session, outgoing)
+    assert label_body == {
+        "rule": rule(labels),
+        "conversation": final,
+        "latest_message": rest_message(client, world.token, cid, sent["id"]),
+    }
+    assert sent_body["conversation"] == final
+    assert (final["messages_count"], final["shared_label_names"]) == (1, "Sent")
+
+
+def test_post_messages_with_actions_fires_the_change_events(
+    client: TestClient, session: Session, world: World
+) -> None:
+    closed = make_hook(session, world.alice, "conversation_closed", org=world.org)
+    response = client.post(
+        "/v1/messages",
+        headers=bearer(world.token),
+        json={
+            "messages": {
+                "account": world.custom.id,
+                "body": "Hi",
+                "from_field": {"id": "1"},
+                "close": True,
+            }
+        },
+    )
+    assert response.status_code == 201, response.json()
+    ids = response.json()["messages"]
+    (body,) = bodies_for(session, closed)
+    assert body == {
+        "rule": rule(closed),
+        "conversation": rest_conversation(client, world.token, ids["conversation"]),
+        "latest_message": rest_message(client, world.token, ids["conversation"], ids["id"]),
+    }
