@@ -139,11 +139,11 @@ def matching_hooks(
 
 @dataclass(slots=True)
 class _Renderer:
-    """Renders each conversation and event object once per dispatch, whatever the hook count."""
+    """Renders each conversation once per dispatch and viewer kind, whatever the hook count
+    (a transaction's events about one conversation share it)."""
 
     session: Session
     conversations: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict)
-    objects: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = field(default_factory=dict)
 
     @property
     def public_url(self) -> str:
@@ -167,18 +167,6 @@ class _Renderer:
         comment: Comment | None,
     ) -> tuple[str, dict[str, Any]] | None:
         """``("message" | "comment" | "latest_message", object)`` for the payload, if any."""
-        key = (event, (message or comment or conversation).id)
-        if key not in self.objects:
-            self.objects[key] = self._event_object(event, conversation, message, comment)
-        return self.objects[key]
-
-    def _event_object(
-        self,
-        event: str,
-        conversation: Conversation,
-        message: Message | None,
-        comment: Comment | None,
-    ) -> tuple[str, dict[str, Any]] | None:
         if comment is not None:
             comments = load_comment_views(self.session, [comment])
             return "comment", render_hook_comment(comments[0], public_url=self.public_url)
