@@ -89,7 +89,9 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.engine = engine or make_engine(settings.database_url)
-    app.state.session_factory = make_session_factory(app.state.engine)
+    app.state.session_factory = make_session_factory(
+        app.state.engine, public_url=settings.public_base
+    )
     _install_worker(app)
 
     v1 = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)

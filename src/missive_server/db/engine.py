@@ -28,5 +28,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+def make_session_factory(engine: Engine, *, public_url: str | None = None) -> sessionmaker[Session]:
+    """``public_url`` (in ``Session.info``) is what payloads rendered outside a request, such as
+    webhook bodies recorded at commit, use for ``web_url`` and file links."""
+    info = {"public_url": public_url} if public_url else None
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, info=info)
