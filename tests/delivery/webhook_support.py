@@ -33,11 +33,12 @@ def make_hook(
     url: str,
     org: Organization | None = None,
     secret: str = SECRET,
+    type: str = "incoming_email",
     **fields: Any,
 ) -> Hook:
     hook = Hook(
         id=new_id(),
-        type="incoming_email",
+        type=type,
         url=url,
         secret=secret,
         description="Forward to the CRM",
