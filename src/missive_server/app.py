@@ -22,6 +22,7 @@ from missive_server.api import (
     drafts,
     emulator,
     files,
+    hooks,
     messages,
     organizations,
     posts,
@@ -55,6 +56,7 @@ V1_ROUTERS = (
     tasks.router,
     analytics.router,
     canned_responses.router,
+    hooks.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
