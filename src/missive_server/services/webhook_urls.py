@@ -153,12 +153,14 @@ def safe_addresses(
         _check_name(host, field, allow_loopback=allow_loopback)
     addresses = [literal] if literal is not None else _resolve(host, port, resolve, field)
     for address in addresses:
-        problem = _problem(address, allowed, allow_loopback=allow_loopback)
-        if problem is not None:
+        found = _problem(address, allowed, allow_loopback=allow_loopback)
+        if found is not None:
+            problem, reached = found
+            shown = str(address) if reached == address else f"{address}, i.e. {reached}"
             where = f"'{field}'" if literal is not None else f"'{field}' host '{host}'"
             verb = "is" if literal is not None else "resolves to"
             raise UnsafeWebhookUrl(
-                f"{where} {verb} {problem} ({address}); set {ALLOW_SETTING} to allow it"
+                f"{where} {verb} {problem} ({shown}); set {ALLOW_SETTING} to allow it"
             )
     return addresses
 
@@ -225,22 +227,25 @@ def _resolve(host: str, port: int, resolve: Resolver, field: str) -> list[IPAddr
     return addresses
 
 
-def _problem(address: IPAddress, allowed: AllowList, *, allow_loopback: bool) -> str | None:
-    """``None`` when webhooks may go to ``address``, else what it is ("a private address")."""
+def _problem(
+    address: IPAddress, allowed: AllowList, *, allow_loopback: bool
+) -> tuple[str, IPAddress] | None:
+    """``None`` when webhooks may go to ``address``, else what it is ("a private address") and
+    the address that is (the embedded IPv4 address of ``::ffff:10.0.0.1``)."""
     if allowed.allows_address(address):
         return None
     embedded = _embedded_ipv4(address)
     if embedded is not None:
         return _problem(embedded, allowed, allow_loopback=allow_loopback)
     if address in _METADATA:
-        return "a cloud metadata address"
+        return "a cloud metadata address", address
     for network, what in _CATEGORIES:
         if address.version == network.version and address in network:
             if what == "loopback" and allow_loopback:
                 return None
-            return f"{'an' if what[0] in 'aeiou' else 'a'} {what} address"
+            return f"{'an' if what[0] in 'aeiou' else 'a'} {what} address", address
     if not address.is_global:
-        return "a reserved address"
+        return "a reserved address", address
     return None
 
 
