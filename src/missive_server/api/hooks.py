@@ -7,6 +7,7 @@ import socket
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from missive_server.api.deps import AppClock, AppSettings, CurrentUser, DbSession
@@ -58,7 +59,10 @@ async def create_hook(
     settings: AppSettings,
     resolve: AppResolver,
 ) -> Response:
-    hook = hooks.create_hook(
+    # In the thread pool: the URL check's DNS lookup may block for seconds, and must not stall
+    # the event loop (the session is used by that one thread meanwhile).
+    hook = await run_in_threadpool(
+        hooks.create_hook,
         session,
         actor=actor,
         item=body.hooks,
