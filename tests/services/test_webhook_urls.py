@@ -239,8 +239,8 @@ def test_allowed_networks_and_names() -> None:
     check("http://169.254.169.254/", allow=allow)
     # Allowing one network or name allows nothing else.
     assert refused(
-        "http://11.0.0.1.nip.example/",
-        FakeDns({"11.0.0.1.nip.example": ["172.16.0.1"]}),
+        "http://elsewhere.example/",
+        FakeDns({"elsewhere.example": ["172.16.0.1"]}),
         allow=allow,
     ).endswith(f"a private address (172.16.0.1); {ALLOW}")
     assert "a private address (192.168.1.20)" in refused(
@@ -249,6 +249,12 @@ def test_allowed_networks_and_names() -> None:
     assert refused(
         "http://corp.example/", FakeDns({"corp.example": ["10.9.9.9"]}), allow=["*.corp.example"]
     ).endswith("(10.9.9.9); " + ALLOW)
+
+
+def test_an_allowed_local_name_may_resolve_to_any_address() -> None:
+    dns = FakeDns({"receiver.internal": ["10.20.30.40"]})
+    check("http://receiver.internal/", dns, allow=["receiver.internal"])
+    assert "is a local name" in refused("http://receiver.internal/", dns)
 
 
 def test_an_allowed_name_still_has_to_resolve() -> None:
