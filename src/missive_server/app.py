@@ -26,6 +26,7 @@ from missive_server.api import (
     emulator,
     files,
     hook_deliveries,
+    hooks,
     messages,
     organizations,
     posts,
@@ -63,6 +64,7 @@ V1_ROUTERS = (
     contact_books.router,
     contact_groups.router,
     hook_deliveries.router,
+    hooks.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {

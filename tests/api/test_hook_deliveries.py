@@ -23,7 +23,14 @@ from missive_server.services import outbox
 from missive_server.settings import Settings
 from tests.conftest import bearer, count_queries
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver
-from tests.delivery.webhook_support import T0, fresh_hook, make_hook, payload, queue
+from tests.delivery.webhook_support import (
+    LOOPBACK_ALLOWED,
+    T0,
+    fresh_hook,
+    make_hook,
+    payload,
+    queue,
+)
 from tests.factories import Factory
 
 __all__ = ["receiver"]  # fixture
@@ -317,3 +324,9 @@ def test_redelivering_a_delivery_in_progress_never_doubles_it(
     assert row is not None
     assert (row.status, row.attempts, row.locked_until) == ("pending", 1, claimed.locked_until)
     assert deliver(app) == 0  # the lease holds until that worker reports
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The receiver listens on loopback, where webhooks go only when allowed."""
+    return settings.model_copy(update=LOOPBACK_ALLOWED)

@@ -165,7 +165,11 @@ def test_two_worker_processes_send_each_delivery_exactly_once(
 ) -> None:
     """``missive-server worker`` as its own process, twice at once."""
     queued = [queue(session, hook, n=n).id for n in range(80)]
-    env = {**os.environ, "MISSIVE_DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "MISSIVE_DATABASE_URL": database_url,
+        "MISSIVE_WEBHOOK_ALLOW_PRIVATE": "127.0.0.1",
+    }
     processes = [
         subprocess.Popen(
             [*command(), "worker", "--once"],

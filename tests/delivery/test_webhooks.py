@@ -286,3 +286,26 @@ def test_a_hook_deleted_during_its_attempt_is_no_error(
     )
     assert (row.status, row.last_error) == expected
     assert len(receiver.requests) == 1
+
+
+def test_an_address_that_is_no_longer_allowed_is_refused_at_delivery(
+    session: Session,
+    make_worker: WorkerFactory,
+    receiver: WebhookReceiver,
+    hook: Hook,
+    clock: FrozenClock,
+) -> None:
+    """The URL is checked again before each attempt (DNS may point inside the network by now):
+    without the loopback allowance nothing is sent and the delivery fails for good."""
+    delivery = queue(session, hook)
+    worker = make_worker(webhook_allow_private=[])
+
+    assert worker.run_once() == 1
+
+    assert receiver.requests == []
+    row = outbox_row(session, delivery.id)
+    assert row.status == "failed"
+    assert row.last_error == (
+        "'url' is a loopback address (127.0.0.1); set MISSIVE_WEBHOOK_ALLOW_PRIVATE to allow it"
+    )
+    assert attempts(session, delivery.id) == [(T0, None, row.last_error)]

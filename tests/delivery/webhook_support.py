@@ -98,6 +98,9 @@ def http_client() -> Iterator[httpx.Client]:
         yield client
 
 
+#: The receivers of these tests listen on loopback, which webhooks may reach only when allowed.
+LOOPBACK_ALLOWED = {"webhook_allow_private": ["127.0.0.1"]}
+
 #: ``make_worker(**settings_changes)``: the worker exactly as ``serve`` and
 #: ``missive-server worker`` build it, with the test's clock and these settings changed.
 WorkerFactory = Callable[..., Worker]
@@ -108,7 +111,7 @@ def make_worker(
     app: FastAPI, settings: Settings, clock: FrozenClock, http_client: httpx.Client
 ) -> WorkerFactory:
     def build(**changes: Any) -> Worker:
-        changed = settings.model_copy(update=changes)
+        changed = settings.model_copy(update={**LOOPBACK_ALLOWED, **changes})
         return build_worker(changed, app.state.session_factory, clock=clock, client=http_client)
 
     return build
@@ -131,4 +134,5 @@ def worker_for(
     app: FastAPI, settings: Settings, clock: FrozenClock, client: httpx.Client
 ) -> Worker:
     """The worker of another app (a restarted server, a second worker)."""
-    return build_worker(settings, app.state.session_factory, clock=clock, client=client)
+    allowed = settings.model_copy(update=LOOPBACK_ALLOWED)
+    return build_worker(allowed, app.state.session_factory, clock=clock, client=client)

@@ -13,6 +13,7 @@ from missive_server.delivery.webhooks import WebhookHandler
 from missive_server.delivery.worker import Handler
 from missive_server.services.hook_deliveries import SCHEDULES
 from missive_server.services.outbox import RetryPolicy
+from missive_server.services.webhook_urls import WebhookUrlPolicy
 from missive_server.settings import Settings
 
 
@@ -28,6 +29,7 @@ def build_handlers(
         http_client,
         timeout=settings.webhook_timeout_seconds,
         disable_after=settings.webhook_disable_after,
+        urls=WebhookUrlPolicy.from_settings(settings),
     )
     return handlers
 

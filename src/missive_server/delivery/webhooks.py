@@ -39,6 +39,11 @@ from missive_server.delivery.signing import (
 )
 from missive_server.delivery.worker import Delivered, DeliveryError
 from missive_server.services import hook_deliveries
+from missive_server.services.webhook_urls import (
+    UnresolvableWebhookHost,
+    UnsafeWebhookUrl,
+    WebhookUrlPolicy,
+)
 
 log = logging.getLogger("missive_server.webhooks")
 
@@ -105,16 +110,20 @@ class WebhookHandler:
         *,
         timeout: float = WEBHOOK_TIMEOUT_SECONDS,
         disable_after: int = DISABLE_AFTER,
+        urls: WebhookUrlPolicy | None = None,
     ) -> None:
         self.http_client = http_client
         self.timeout = timeout
         self.disable_after = disable_after
+        #: Checked again before every attempt: a host that resolved to a public address when
+        #: the hook was created may point inside the network by now (DNS rebinding).
+        self.urls = urls or WebhookUrlPolicy()
 
     def deliver(self, session: Session, item: OutboxItem, *, now: int) -> Delivered:
         hook = self._hook(session, item)
         body = item.raw or b""
         headers = webhook_headers(hook.secret, delivery_id=item.id, timestamp=now, body=body)
-        attempt = self._post(hook.url, body, headers)
+        attempt = self._refused(hook.url) or self._post(hook.url, body, headers)
         if attempt.error is not None:
             record = FailedAttempt(item.id, hook.id, now, attempt, self.disable_after)
             raise DeliveryError(attempt.error, permanent=attempt.permanent, record=record)
@@ -147,6 +156,16 @@ class WebhookHandler:
         if not hook.enabled:
             raise DeliveryError(f"hook '{hook.id}' is disabled", permanent=True)
         return hook
+
+    def _refused(self, url: str) -> Attempt | None:
+        """An unsafe address ends the delivery; a host that does not resolve is retried."""
+        try:
+            self.urls.check(url)
+        except UnsafeWebhookUrl as error:
+            return Attempt(None, 0, error.message, permanent=True)
+        except UnresolvableWebhookHost as error:
+            return Attempt(None, 0, error.message)
+        return None
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> Attempt:
         target = display_url(url)

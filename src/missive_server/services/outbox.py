@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from missive_server.db.models import Message, OutboxItem
+from missive_server.db.models import Message, OutboxItem, WebhookDelivery
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 
@@ -157,6 +157,23 @@ def cancel_pending(session: Session, *, now: int, message_ids: Sequence[str]) ->
         update(OutboxItem)
         .where(OutboxItem.message_id.in_(list(message_ids)), OutboxItem.status == "pending")
         .values(status="cancelled", updated_at=now, locked_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def cancel_pending_deliveries(session: Session, *, now: int, hook_id: str) -> int:
+    """Cancel a hook's queued webhook deliveries (the hook is being deleted). Run it before the
+    delete: the ``webhook_deliveries`` rows that link outbox ids to the hook cascade away."""
+    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.hook_id == hook_id)
+    result = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.id.in_(deliveries),
+            OutboxItem.kind == "webhook",
+            OutboxItem.status == "pending",
+        )
+        .values(status="cancelled", updated_at=now, locked_until=None)
+        .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
