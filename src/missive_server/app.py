@@ -25,6 +25,8 @@ from missive_server.api import (
     drafts,
     emulator,
     files,
+    hook_deliveries,
+    hooks,
     messages,
     organizations,
     posts,
@@ -38,7 +40,7 @@ from missive_server.api.middleware import RequestGuard
 from missive_server.api.rate_limit import RateLimiter, RateLimitMiddleware
 from missive_server.clock import Clock, SystemClock
 from missive_server.db.engine import make_engine, make_session_factory
-from missive_server.delivery.handlers import build_handlers
+from missive_server.delivery.handlers import build_handlers, build_policies
 from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.services.outbox import RetryPolicy
@@ -61,6 +63,8 @@ V1_ROUTERS = (
     contacts.router,
     contact_books.router,
     contact_groups.router,
+    hook_deliveries.router,
+    hooks.router,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -87,7 +91,9 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.engine = engine or make_engine(settings.database_url)
-    app.state.session_factory = make_session_factory(app.state.engine)
+    app.state.session_factory = make_session_factory(
+        app.state.engine, public_url=settings.public_base
+    )
     _install_worker(app)
 
     v1 = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -128,6 +134,7 @@ def build_worker(
         clock=clock,
         handlers=build_handlers(settings, http_client=client, clock=clock),
         policy=RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff_seconds),
+        policies=build_policies(settings),
     )
 
 

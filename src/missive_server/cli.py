@@ -92,7 +92,7 @@ def _database(settings: Settings) -> Iterator[Session]:
     """A migrated database and one transaction: committed on success, rolled back otherwise."""
     with _engine(settings) as engine:
         migrations.upgrade(engine)
-        with make_session_factory(engine)() as session:
+        with make_session_factory(engine, public_url=settings.public_base)() as session:
             try:
                 yield session
                 session.commit()
@@ -168,7 +168,11 @@ def _smtp_listener(settings: Settings, listen: str | None) -> Iterator[None]:
         _fail(f"--smtp-listen: {error}")
     engine = make_engine(settings.database_url)
     server = InboundServer(
-        make_session_factory(engine), SystemClock(), host, port, settings.smtp_max_message_bytes
+        make_session_factory(engine, public_url=settings.public_base),
+        SystemClock(),
+        host,
+        port,
+        settings.smtp_max_message_bytes,
     )
     try:
         server.start()
@@ -322,7 +326,10 @@ def worker(
         migrations.upgrade(engine)
         try:
             runner = build_worker(
-                settings, make_session_factory(engine), clock=SystemClock(), client=client
+                settings,
+                make_session_factory(engine, public_url=settings.public_base),
+                clock=SystemClock(),
+                client=client,
             )
         except ValueError as error:  # a malformed MISSIVE_SMTP_URL
             _fail(str(error))

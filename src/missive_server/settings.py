@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")
 
 
 class Settings(BaseSettings):
@@ -59,7 +63,53 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         default=True, description="Run the delivery worker as a thread inside `serve`."
     )
+    webhook_retry_schedule: Literal["missive", "extended"] = Field(
+        default="missive",
+        description=(
+            "Rule webhook retries: `missive` (5 retries over about 8 minutes) or `extended` "
+            "(exponential backoff capped at 1 hour, for about 3 days)."
+        ),
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="How long a webhook receiver may take to answer."
+    )
+    webhook_disable_after: int = Field(
+        default=50, ge=1, description="Consecutive failed attempts that disable a hook."
+    )
+
+    webhook_allow_private: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated CIDRs, addresses, host names or *.domain wildcards that webhooks "
+            "may reach although they are loopback, private, link-local or metadata addresses."
+        ),
+    )
+
+    @field_validator("webhook_allow_private", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``10.0.0.0/8,hooks.lan``: friendlier than the JSON list pydantic-settings expects."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return [_allow_entry(str(v)) for v in value if str(v).strip()]
+        return value
 
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+
+def _allow_entry(entry: str) -> str:
+    """A CIDR or address, a host name, or ``*.domain``; lower-cased, without a trailing dot."""
+    value = entry.strip().lower().rstrip(".")
+    name = value.removeprefix("*.")
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(name):
+            raise ValueError(
+                f"MISSIVE_WEBHOOK_ALLOW_PRIVATE entry '{entry.strip()}' is neither a CIDR "
+                "nor a host name"
+            ) from None
+    return value

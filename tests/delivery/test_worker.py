@@ -278,3 +278,48 @@ def test_the_app_runs_the_worker_in_a_thread_while_it_serves(
 def test_without_run_worker_no_thread_starts(client: TestClient, app: FastAPI) -> None:
     assert worker_threads() == []
     assert isinstance(app.state.worker, Worker)
+
+
+def test_a_kind_with_its_own_policy_leaves_the_others_on_the_global_one(
+    app: FastAPI, session: Session, clock: FrozenClock, recorder: Recorder
+) -> None:
+    own = RetryPolicy(max_attempts=2, backoff_seconds=5)
+    worker = Worker(
+        app.state.session_factory,
+        clock=clock,
+        handlers={"mail": recorder, "webhook": recorder},
+        policy=POLICY,
+        policies={"webhook": own},
+    )
+    mail, hook = enqueue(session), enqueue(session, kind="webhook")  # both queued with POLICY
+    recorder.outcomes = [DeliveryError("down"), DeliveryError("down")]
+    worker.run_once()
+    assert (fresh(session, mail).next_attempt_at, fresh(session, mail).max_attempts) == (T0 + 30, 3)
+    assert (fresh(session, hook).next_attempt_at, fresh(session, hook).max_attempts) == (T0 + 5, 2)
+
+
+def test_a_failure_record_commits_with_the_failure(
+    session: Session, worker: Worker, recorder: Recorder
+) -> None:
+    """What the handler wrote is rolled back; what its error's ``record`` writes is kept."""
+    item = enqueue(session)
+    seen: list[str] = []
+
+    def record(db: Session, row: OutboxItem) -> None:
+        seen.append(row.status)
+        db.add(OutboxItem(**{**_row_fields(row), "id": "kept-by-record", "kind": "note"}))
+
+    recorder.before = lambda db, row: setattr(row, "payload", {"lost": True})
+    recorder.outcomes = [DeliveryError("refused", permanent=True, record=record)]
+    worker.run_once()
+    assert seen == ["failed"]  # it runs after the outcome was recorded
+    assert fresh(session, item).payload == {}
+    assert session.get(OutboxItem, "kept-by-record") is not None
+
+
+def _row_fields(row: OutboxItem) -> dict[str, Any]:
+    names = ("status", "payload", "attempts", "max_attempts", "next_attempt_at", "captured")
+    return {name: getattr(row, name) for name in names} | {
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }

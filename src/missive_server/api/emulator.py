@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 from starlette.responses import Response
 
+from missive_server.api import emulator_deliveries
 from missive_server.api.deps import DbSession
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -23,6 +24,7 @@ from missive_server.services import outbox
 from missive_server.services.outbox import OutboxEntry
 
 router = APIRouter(prefix="/_emulator", route_class=UnitOfWorkRoute, tags=["Emulator"])
+router.include_router(emulator_deliveries.router)
 
 Participant = dict[str, Any]
 OutboxKind = Literal["mail", "channel", "send_draft"]

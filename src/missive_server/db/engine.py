@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # SQL logging (``sqlalchemy.engine`` at INFO) and database errors would otherwise show
+    # bound values: webhook secrets, message bodies.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
@@ -28,5 +31,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+def make_session_factory(engine: Engine, *, public_url: str | None = None) -> sessionmaker[Session]:
+    """``public_url`` (in ``Session.info``) is what payloads rendered outside a request, such as
+    webhook bodies recorded at commit, use for ``web_url`` and file links."""
+    info = {"public_url": public_url} if public_url else None
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, info=info)

@@ -149,22 +149,26 @@ class CustomChannelAdapter:
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
         target = display_url(url)
         try:
-            # Streamed and never read: a receiver's answer body is not ours to buffer.
-            with self.http_client.stream(
-                "POST",
-                url,
-                content=body,
-                headers=headers,
-                timeout=self.timeout,
-                follow_redirects=False,
-            ) as response:
-                status, reason = response.status_code, response.reason_phrase
+            status, reason = post_once(
+                self.http_client, url, body=body, headers=headers, timeout=self.timeout
+            )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
             raise DeliveryError(f"invalid webhook URL {target}: {error}", permanent=True) from None
         except httpx.HTTPError as error:
             raise DeliveryError(f"{target}: {type(error).__name__}: {error}") from None
         if not 200 <= status < 300:
             raise answer_error(target, status, reason)
+
+
+def post_once(
+    http_client: httpx.Client, url: str, *, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int, str]:
+    """One POST, redirects not followed; the status and reason phrase of the answer. The
+    answer is streamed and never read: a receiver's answer body is not ours to buffer."""
+    with http_client.stream(
+        "POST", url, content=body, headers=headers, timeout=timeout, follow_redirects=False
+    ) as response:
+        return response.status_code, response.reason_phrase
 
 
 def answer_error(target: str, status: int, reason: str) -> DeliveryError:

@@ -9,7 +9,11 @@ from missive_server.delivery.analytics import AnalyticsReportHandler
 from missive_server.delivery.channels import build_channel_handler
 from missive_server.delivery.mail import CaptureMailer, Mailer, MailHandler, SmtpMailer
 from missive_server.delivery.scheduled import SendDraftHandler
+from missive_server.delivery.webhooks import WebhookHandler
 from missive_server.delivery.worker import Handler
+from missive_server.services.hook_deliveries import SCHEDULES
+from missive_server.services.outbox import RetryPolicy
+from missive_server.services.webhook_urls import WebhookUrlPolicy
 from missive_server.settings import Settings
 
 
@@ -21,7 +25,18 @@ def build_handlers(
     handlers["channel"] = build_channel_handler(http_client, public_url=settings.public_base)
     handlers["send_draft"] = SendDraftHandler.from_settings(settings)
     handlers["analytics_report"] = AnalyticsReportHandler(clock or SystemClock())
+    handlers["webhook"] = WebhookHandler(
+        http_client,
+        timeout=settings.webhook_timeout_seconds,
+        disable_after=settings.webhook_disable_after,
+        urls=WebhookUrlPolicy.from_settings(settings),
+    )
     return handlers
+
+
+def build_policies(settings: Settings) -> dict[str, RetryPolicy]:
+    """Kinds retried on their own schedule; every other kind on the global delivery policy."""
+    return {"webhook": SCHEDULES[settings.webhook_retry_schedule]}
 
 
 def build_mailer(settings: Settings) -> Mailer:

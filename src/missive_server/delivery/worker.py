@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,12 +22,22 @@ from missive_server.services.outbox import RetryPolicy
 log = logging.getLogger("missive_server.worker")
 
 
-class DeliveryError(Exception):
-    """A failed attempt. ``permanent`` failures are not retried (e.g. a 5xx SMTP refusal)."""
+#: Writes that must survive a failed attempt (the handler's own session is rolled back).
+FailureRecord = Callable[[Session, OutboxItem], None]
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+
+class DeliveryError(Exception):
+    """A failed attempt. ``permanent`` failures are not retried (e.g. a 5xx SMTP refusal).
+
+    ``record``, when given, runs in the transaction that records the failure, after the row
+    was rescheduled or failed, so what it writes (an attempt log) commits with that outcome."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, record: FailureRecord | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.record = record
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +61,17 @@ class Worker:
         clock: Clock,
         handlers: Mapping[str, Handler],
         policy: RetryPolicy,
+        policies: Mapping[str, RetryPolicy] | None = None,
         batch_size: int = 20,
     ) -> None:
+        """``policy`` retries every kind not in ``policies``. A kind's own policy is the
+        server's setting at attempt time: it also overrides the ``max_attempts`` its rows
+        were queued with, so a changed schedule applies to rows already queued."""
         self.session_factory = session_factory
         self.clock = clock
         self.handlers = handlers
         self.policy = policy
+        self.policies: Mapping[str, RetryPolicy] = policies or {}
         self.batch_size = batch_size
 
     def run_once(self) -> int:
@@ -95,7 +110,7 @@ class Worker:
                 result = handler.deliver(session, item, now=self.clock.now())
             except DeliveryError as error:
                 session.rollback()
-                self._failed(item_id, str(error), permanent=error.permanent)
+                self._failed(item_id, str(error), permanent=error.permanent, record=error.record)
                 return
             except Exception as error:  # an unexpected bug is retried like a transient failure
                 log.exception("outbox %s (%s) failed unexpectedly", item_id, item.kind)
@@ -107,18 +122,25 @@ class Worker:
             )
             session.commit()
 
-    def _failed(self, item_id: str, error: str, *, permanent: bool) -> None:
+    def _failed(
+        self, item_id: str, error: str, *, permanent: bool, record: FailureRecord | None = None
+    ) -> None:
         with self.session_factory.begin() as session:
             item = session.get(OutboxItem, item_id)
             if item is None:
                 return
+            policy = self.policies.get(item.kind)
+            if policy is not None:
+                item.max_attempts = policy.max_attempts
             failed = outbox.record_failure(
                 session,
                 item,
                 now=self.clock.now(),
                 error=error,
-                policy=self.policy,
+                policy=policy or self.policy,
                 permanent=permanent,
             )
+            if record is not None:
+                record(session, item)
             if failed:
                 log.warning("outbox %s (%s) failed for good: %s", item_id, item.kind, error)

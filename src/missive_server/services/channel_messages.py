@@ -29,7 +29,7 @@ from missive_server.schemas.channel_messages import (
     ChannelMessageRequest,
     channel_participants,
 )
-from missive_server.services import conversation_state, drafts
+from missive_server.services import conversation_state, drafts, hook_events
 from missive_server.services.aliases import usable_account
 from missive_server.services.attachments import NewAttachment
 from missive_server.services.conversation_targets import open_target
@@ -72,11 +72,17 @@ def create_channel_message(
             conversation_state.reopen_for_reply(
                 session,
                 conversation,
+                now=now,
                 users=request.add_to_inbox is not False,
                 team=request.add_to_team_inbox is not False,
             )
         drafts.discard_auto_followups(session, conversation_id=conversation.id, now=now)
     session.flush()
+    event = hook_events.incoming_event(account.type, message.type)
+    if event is not None:
+        hook_events.record(
+            session, event=event, conversation=conversation, now=now, message=message
+        )
     return message
 
 

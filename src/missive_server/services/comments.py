@@ -9,14 +9,48 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
-from missive_server.db.models import Attachment, Comment, Task
+from missive_server.db.models import Attachment, Comment, Conversation, Task
+from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
 from missive_server.schemas.comments import CommentView
+from missive_server.services import conversation_state, hook_events
 from missive_server.services.conversations import get_visible_conversation
 from missive_server.services.messages import cursor_entities, users_by_id
 from missive_server.services.tasks import task_views
 
 M = TypeVar("M", Attachment, Task)
+
+
+def create_comment(
+    session: Session,
+    conversation: Conversation,
+    *,
+    author_id: str | None,
+    body: str,
+    now: int,
+    mentions: Sequence[dict[str, object]] = (),
+    task_id: str | None = None,
+    attachment_id: str | None = None,
+) -> Comment:
+    """Add a comment (seed, task subtasks, the web UI): activity moves to ``now`` and the
+    ``new_comment`` hooks fire when the transaction commits. Flushes."""
+    comment = Comment(
+        id=new_id(),
+        conversation_id=conversation.id,
+        author_id=author_id,
+        body=body,
+        mentions=list(mentions),
+        task_id=task_id,
+        attachment_id=attachment_id,
+        created_at=now,
+    )
+    session.add(comment)
+    conversation_state.touch(session, conversation, now)
+    session.flush()
+    hook_events.record(
+        session, event="new_comment", conversation=conversation, now=now, comment=comment
+    )
+    return comment
 
 
 def list_comments(

@@ -22,18 +22,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
 from missive_server.db.models import (
     Conversation,
-    ConversationLabel,
     ConversationUser,
-    Membership,
     MessageReference,
     SharedLabel,
-    SharedLabelUser,
     Team,
     TeamMember,
 )
@@ -43,6 +40,8 @@ from missive_server.schemas.conversation_actions import (
     ConversationActions,
     is_conversation_color,
 )
+from missive_server.services import conversation_labels, hook_events
+from missive_server.services.conversation_labels import TEAM_ROLES
 from missive_server.services.conversations import get_visible_conversation, resolve_merges
 from missive_server.services.messages import normalize_reference
 from missive_server.services.organizations import require_member
@@ -51,7 +50,6 @@ from missive_server.services.users import require_users_in_organization
 
 #: The parameters that only make sense inside one organization (spec 1B, 2.5.3).
 NEEDS_ORGANIZATION = ("add_users", "add_assignees", "remove_assignees", "add_shared_labels")
-TEAM_ROLES = ("active", "observer")
 
 
 @dataclass(slots=True)
@@ -172,27 +170,31 @@ def apply_resolved(
     if conversation.organization_id is None and resolved.organization_id is not None:
         conversation.organization_id = resolved.organization_id
     access = _Access(session, conversation, now)
-    if resolved.team is not None:
-        _link_team(session, conversation, resolved.team, force=actions.force_team, access=access)
+    events: list[str] = []
+    if resolved.team is not None and _link_team(
+        session, conversation, resolved.team, force=actions.force_team, access=access
+    ):
+        events.append("team_change")
     for row in access.grant(actions.add_users, location="inbox"):
         if row.location == "none":
             row.location = "inbox"
-    _assign(access, actions.add_assignees, now)
-    _unassign(access, actions.remove_assignees)
-    _add_labels(session, conversation, resolved.add_labels, access, now)
-    if actions.remove_shared_labels:
-        session.execute(
-            delete(ConversationLabel).where(
-                ConversationLabel.conversation_id == conversation.id,
-                ConversationLabel.shared_label_id.in_(actions.remove_shared_labels),
-            )
-        )
-    _move(conversation, actions, access)
+    assigned = _assign(access, actions.add_assignees, now)
+    if _unassign(access, actions.remove_assignees) or assigned:
+        events.append("conversation_assignee_change")
+    labeled = conversation_labels.add_labels(session, conversation, resolved.add_labels, now)
+    if labeled is not None:
+        access.grant(labeled.audience, location="none")
+    removed = conversation_labels.remove_labels(session, conversation, actions.remove_shared_labels)
+    if removed or (labeled is not None and labeled.changed):
+        events.append("label_change")
+    events += _move(conversation, actions, access)
     if actions.subject is not None:
         conversation.subject = actions.subject or None
     if actions.color is not None:
         conversation.color = actions.color or None
     session.flush()
+    for name in events:
+        hook_events.record(session, event=name, conversation=conversation, now=now)
 
 
 class _Access:
@@ -241,9 +243,9 @@ class _Access:
 
 def _link_team(
     session: Session, conversation: Conversation, team: Team, *, force: bool, access: _Access
-) -> None:
+) -> bool:
     if conversation.team_id == team.id or (conversation.team_id is not None and not force):
-        return
+        return False
     conversation.team_id = team.id
     conversation.team_state = "inbox"
     members = session.scalars(
@@ -252,83 +254,35 @@ def _link_team(
         .order_by(TeamMember.role, TeamMember.position)
     )
     access.grant(members, location="none")
+    return True
 
 
-def _assign(access: _Access, user_ids: Sequence[str], now: int) -> None:
+def _assign(access: _Access, user_ids: Sequence[str], now: int) -> bool:
+    changed = False
     for row in access.grant(user_ids, location="inbox"):
         if row.assigned:
             continue
         row.assigned, row.unassigned, row.assigned_at = True, False, now
         row.location, row.snoozed_until = "inbox", None
+        changed = True
+    return changed
 
 
-def _unassign(access: _Access, user_ids: Sequence[str]) -> None:
+def _unassign(access: _Access, user_ids: Sequence[str]) -> bool:
+    changed = False
     for user_id in dict.fromkeys(user_ids):
         row = access.rows.get(user_id)
         if row is not None and row.assigned:
             row.assigned, row.unassigned, row.assigned_at = False, True, None
+            changed = True
+    return changed
 
 
-def _add_labels(
-    session: Session,
-    conversation: Conversation,
-    labels: Sequence[SharedLabel],
-    access: _Access,
-    now: int,
-) -> None:
-    if not labels:
-        return
-    present = set(
-        session.scalars(
-            select(ConversationLabel.shared_label_id).where(
-                ConversationLabel.conversation_id == conversation.id
-            )
-        )
-    )
-    session.add_all(
-        ConversationLabel(
-            conversation_id=conversation.id,
-            shared_label_id=label.id,
-            added_at=now,
-            last_activity_at=conversation.last_activity_at,
-        )
-        for label in labels
-        if label.id not in present
-    )
-    access.grant(_label_audience(session, labels), location="none")
-
-
-def _label_audience(session: Session, labels: Sequence[SharedLabel]) -> list[str]:
-    """Users a label shares its conversations with: organization, team, listed users."""
-    users: set[str] = set()
-    organizations = [label.organization_id for label in labels if label.share_with_organization]
-    if organizations:
-        users.update(
-            session.scalars(
-                select(Membership.user_id).where(Membership.organization_id.in_(organizations))
-            )
-        )
-    teams = [label.share_with_team_id for label in labels if label.share_with_team_id]
-    if teams:
-        users.update(
-            session.scalars(
-                select(TeamMember.user_id).where(
-                    TeamMember.team_id.in_(teams), TeamMember.role.in_(TEAM_ROLES)
-                )
-            )
-        )
-    users.update(
-        session.scalars(
-            select(SharedLabelUser.user_id).where(
-                SharedLabelUser.shared_label_id.in_([lb.id for lb in labels])
-            )
-        )
-    )
-    return sorted(users)
-
-
-def _move(conversation: Conversation, actions: ConversationActions, access: _Access) -> None:
+def _move(conversation: Conversation, actions: ConversationActions, access: _Access) -> list[str]:
+    """Apply the moves; the events of the ones that changed something (a ``close`` of a
+    conversation closed everywhere already is no ``conversation_closed``)."""
     has_team = conversation.team_id is not None
+    before = _closed_places(conversation, access)
     if actions.add_to_inbox:
         for row in access.rows.values():
             row.location, row.snoozed_until = "inbox", None
@@ -342,15 +296,25 @@ def _move(conversation: Conversation, actions: ConversationActions, access: _Acc
             conversation.team_state = "closed"
         if conversation.closed_at is None:  # closing again keeps the resolution time
             conversation.closed_at = access.now
-        return
-    if actions.reopen or actions.add_to_inbox or (actions.add_to_team_inbox and has_team):
-        conversation.closed_at = None
-    if actions.reopen:
-        for row in access.rows.values():
-            if row.location == "closed":
-                row.location = "inbox"
-        if conversation.team_state == "closed":
-            conversation.team_state = "inbox"
+    else:
+        if actions.reopen or actions.add_to_inbox or (actions.add_to_team_inbox and has_team):
+            conversation.closed_at = None
+        if actions.reopen:
+            for row in access.rows.values():
+                if row.location == "closed":
+                    row.location = "inbox"
+            if conversation.team_state == "closed":
+                conversation.team_state = "inbox"
+    after = _closed_places(conversation, access)
+    if after > before:
+        return ["conversation_closed"]
+    return ["conversation_reopened"] if after < before else []
+
+
+def _closed_places(conversation: Conversation, access: _Access) -> int:
+    """How many users (and the team) have the conversation in Closed."""
+    users = sum(1 for row in access.rows.values() if row.location == "closed")
+    return users + (conversation.team_state == "closed")
 
 
 def update_conversations(

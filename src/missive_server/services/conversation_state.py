@@ -19,6 +19,7 @@ from missive_server.db.models import (
     Message,
     Task,
 )
+from missive_server.services import hook_events
 
 
 def grant_access(
@@ -74,13 +75,20 @@ def touch(session: Session, conversation: Conversation, at: int) -> None:
 
 
 def reopen_for_reply(
-    session: Session, conversation: Conversation, *, users: bool = True, team: bool = True
+    session: Session,
+    conversation: Conversation,
+    *,
+    now: int,
+    users: bool = True,
+    team: bool = True,
 ) -> None:
     """A reply brings the conversation back: Closed/Snoozed → Inbox for its users, team Closed →
     team Inbox. Trash and Spam stay put (the user threw it away on purpose). Reopened for
-    its users or its team, it is no longer resolved: ``closed_at`` is cleared."""
+    its users or its team, it is no longer resolved (``closed_at`` is cleared); leaving Closed
+    anywhere is a ``conversation_reopened`` event."""
     if users or team:
         conversation.closed_at = None
+    reopened = False
     if users:
         for row in session.scalars(
             select(ConversationUser).where(
@@ -88,10 +96,16 @@ def reopen_for_reply(
                 ConversationUser.location.in_(("closed", "snoozed")),
             )
         ):
+            reopened = reopened or row.location == "closed"
             row.location, row.snoozed_until = "inbox", None
     if team and conversation.team_id is not None and conversation.team_state == "closed":
         conversation.team_state = "inbox"
+        reopened = True
     session.flush()
+    if reopened:
+        hook_events.record(
+            session, event="conversation_reopened", conversation=conversation, now=now
+        )
 
 
 def refresh_summary(session: Session, conversation: Conversation) -> None:

@@ -26,8 +26,10 @@ from missive_server.services.shared_labels import names_with_parents
 
 
 def load_views(
-    session: Session, conversations: Sequence[Conversation], *, actor: Principal
+    session: Session, conversations: Sequence[Conversation], *, actor: Principal | None
 ) -> list[ConversationView]:
+    """``actor=None`` renders as a member of each conversation's organization sees it (hook
+    payloads, which pick the guest stub themselves)."""
     if not conversations:
         return []
     ids = [c.id for c in conversations]
@@ -40,7 +42,9 @@ def load_views(
             conversation=c,
             organization=organizations.get(c.organization_id or ""),
             team=teams.get(c.team_id or ""),
-            guest=c.organization_id is not None and not actor.is_member(c.organization_id),
+            guest=actor is not None
+            and c.organization_id is not None
+            and not actor.is_member(c.organization_id),
             users=users.get(c.id, []),
             labels=labels.get(c.id, []),
         )

@@ -39,9 +39,9 @@ from missive_server.db.models import (
     TeamMember,
 )
 from missive_server.ids import new_id
-from missive_server.services import conversation_state, drafts
+from missive_server.services import conversation_state, drafts, hook_events
 from missive_server.services.attachments import NewAttachment, build_attachment, image_size
-from missive_server.services.conversation_actions import TEAM_ROLES
+from missive_server.services.conversation_labels import TEAM_ROLES
 from missive_server.services.conversations import create_conversation, resolve_merges
 from missive_server.services.inbound_mime import (
     ParsedEmail,
@@ -147,6 +147,7 @@ def _deliver(session: Session, account: Account, parsed: ParsedEmail, *, now: in
         )
         _grant_account_audience(session, conversation, account, now=now)
         message = _record(session, conversation, account, parsed, now=now)
+        _fire(session, account, conversation, message, now=now)
         return Delivery(account.id, conversation.id, message.id, created=True)
     _grant_account_audience(session, conversation, account, now=now)
     existing = session.scalar(
@@ -159,9 +160,20 @@ def _deliver(session: Session, account: Account, parsed: ParsedEmail, *, now: in
     if existing is not None:
         return Delivery(account.id, conversation.id, existing, created=False, duplicate=True)
     message = _record(session, conversation, account, parsed, now=now)
-    conversation_state.reopen_for_reply(session, conversation)
+    conversation_state.reopen_for_reply(session, conversation, now=now)
     drafts.discard_auto_followups(session, conversation_id=conversation.id, now=now)
+    _fire(session, account, conversation, message, now=now)
     return Delivery(account.id, conversation.id, message.id, created=False)
+
+
+def _fire(
+    session: Session, account: Account, conversation: Conversation, message: Message, *, now: int
+) -> None:
+    event = hook_events.incoming_event(account.type, message.type)
+    if event is not None:
+        hook_events.record(
+            session, event=event, conversation=conversation, now=now, message=message
+        )
 
 
 def _thread_references(parsed: ParsedEmail) -> list[str]:

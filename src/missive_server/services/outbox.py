@@ -1,7 +1,7 @@
 """The outbox table's operations: enqueue in the caller's transaction, claim, record outcomes.
 
-Retries back off exponentially (``backoff * 2 ** (attempt - 1)``); after ``max_attempts`` a row
-is ``failed`` and stays visible, never dropped.
+Retries back off exponentially (``backoff * 2 ** (attempt - 1)``, capped at ``max_delay_seconds``
+when set); after ``max_attempts`` a row is ``failed`` and stays visible, never dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from missive_server.db.models import Message, OutboxItem
+from missive_server.db.models import Message, OutboxItem, WebhookDelivery
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 
@@ -25,9 +25,14 @@ LEASE_SECONDS = 120
 class RetryPolicy:
     max_attempts: int = 6
     backoff_seconds: int = 30
+    max_delay_seconds: int | None = None
 
     def delay(self, attempt: int) -> int:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if self.max_delay_seconds is not None:
+            # Capped before exponentiating: a schedule of days must not build huge integers.
+            exponent = min(attempt - 1, self.max_delay_seconds.bit_length())
+            return min(int(self.backoff_seconds * 2**exponent), self.max_delay_seconds)
         return int(self.backoff_seconds * 2 ** (attempt - 1))
 
 
@@ -64,25 +69,33 @@ def enqueue(
 
 def claim_due(session: Session, *, now: int, limit: int = 20) -> list[OutboxItem]:
     """Lease due rows to this worker. On PostgreSQL concurrent workers skip each other's rows
-    (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, so the lease alone suffices."""
-    stmt = (
-        select(OutboxItem)
-        .where(
-            OutboxItem.status == "pending",
-            OutboxItem.next_attempt_at <= now,
-            or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
-        )
+    (``FOR UPDATE SKIP LOCKED``). SQLite has no row locks and reads outside the write lock, so
+    two workers may pick the same candidates: the lease is taken by a conditional UPDATE that
+    re-checks them, and a row another worker leased in between is left to it."""
+    claimable = (
+        OutboxItem.status == "pending",
+        OutboxItem.next_attempt_at <= now,
+        or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
+    )
+    candidates = (
+        select(OutboxItem.id)
+        .where(*claimable)
         .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    items = list(session.scalars(stmt))
-    for item in items:
-        item.locked_until = now + LEASE_SECONDS
-        item.attempts += 1
-        item.updated_at = now
-    return items
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return []
+    leased = session.scalars(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ids), *claimable)
+        .values(locked_until=now + LEASE_SECONDS, attempts=OutboxItem.attempts + 1, updated_at=now)
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    return sorted(leased, key=lambda item: (item.next_attempt_at, item.id))
 
 
 def record_sent(
@@ -144,6 +157,23 @@ def cancel_pending(session: Session, *, now: int, message_ids: Sequence[str]) ->
         update(OutboxItem)
         .where(OutboxItem.message_id.in_(list(message_ids)), OutboxItem.status == "pending")
         .values(status="cancelled", updated_at=now, locked_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def cancel_pending_deliveries(session: Session, *, now: int, hook_id: str) -> int:
+    """Cancel a hook's queued webhook deliveries (the hook is being deleted). Run it before the
+    delete: the ``webhook_deliveries`` rows that link outbox ids to the hook cascade away."""
+    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.hook_id == hook_id)
+    result = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.id.in_(deliveries),
+            OutboxItem.kind == "webhook",
+            OutboxItem.status == "pending",
+        )
+        .values(status="cancelled", updated_at=now, locked_until=None)
+        .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

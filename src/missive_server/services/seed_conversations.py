@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from missive_server.db.models import (
     Account,
-    Comment,
     Conversation,
     ConversationLabel,
+    Message,
     MessageReference,
     Organization,
     Post,
@@ -37,8 +37,9 @@ from missive_server.schemas.seed import (
     PostSeed,
     entry_label,
 )
-from missive_server.services import conversation_state
+from missive_server.services import conversation_state, hook_events
 from missive_server.services.attachments import NewAttachment
+from missive_server.services.comments import create_comment
 from missive_server.services.conversations import create_conversation, resolve_merges
 from missive_server.services.messages import MessageInput, add_message, normalize_reference
 from missive_server.services.seed_context import SeedContext, SeedError
@@ -181,12 +182,26 @@ def _create(
     _set_state(ctx, conversation, entry, refs, start)
     for index, message in enumerate(entry.messages):
         data = _message_input(ctx, f"{where}: messages[{index}]", message, refs.account)
-        add_message(session, conversation, data, now=data.delivered_at or ctx.now)
+        added = add_message(session, conversation, data, now=data.delivered_at or ctx.now)
+        _fire_incoming(ctx, conversation, added, refs.account)
     _add_comments(ctx, where, conversation, entry)
     _add_posts(ctx, where, conversation, entry.posts)
     if entry.closed:  # closed once everything in it had happened (analytics resolution times)
         conversation.closed_at = conversation.last_activity_at
     return conversation
+
+
+def _fire_incoming(
+    ctx: SeedContext, conversation: Conversation, message: Message, account: Account | None
+) -> None:
+    """A seeded message without an author was received: it fires like a real one would."""
+    if message.author_id is not None:
+        return
+    event = hook_events.incoming_event(account.type if account else None, message.type)
+    if event is not None:
+        hook_events.record(
+            ctx.session, event=event, conversation=conversation, now=ctx.now, message=message
+        )
 
 
 def _start(entry: ConversationSeed, now: int) -> int:
@@ -278,18 +293,7 @@ def _add_comments(
     for index, comment in enumerate(entry.comments):
         author = ctx.user(f"{where}: comments[{index}]: author", comment.author)
         at = comment.created_at if comment.created_at is not None else ctx.now
-        ctx.session.add(
-            Comment(
-                id=new_id(),
-                conversation_id=conversation.id,
-                author_id=author.id,
-                body=comment.body,
-                mentions=[],
-                created_at=at,
-            )
-        )
-        conversation_state.touch(ctx.session, conversation, at)
-    ctx.session.flush()
+        create_comment(ctx.session, conversation, author_id=author.id, body=comment.body, now=at)
 
 
 def _add_posts(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from missive_server.db.models import Account, Conversation, Message, OutboxItem
 from missive_server.ids import new_id
-from missive_server.services import conversation_state, outbox
+from missive_server.services import conversation_state, hook_events, outbox
 from missive_server.services.messages import (
     normalize_reference,
     record_addresses,
@@ -61,6 +61,10 @@ def send_draft(session: Session, draft: Message, *, now: int, policy: RetryPolic
         payload=_mail_payload(draft) if by_mail else _channel_payload(draft, account),
     )
     session.flush()
+    if by_mail:
+        hook_events.record(
+            session, event="outgoing_email", conversation=conversation, now=now, message=draft
+        )
     return draft
 
 

@@ -27,6 +27,7 @@ from missive_server.ids import new_id
 from missive_server.schemas.conversation_actions import ConversationActions
 from missive_server.schemas.tasks import TaskFields, TaskPlacement
 from missive_server.services import conversation_state
+from missive_server.services.comments import create_comment
 from missive_server.services.conversation_actions import find_team
 from missive_server.services.conversation_targets import open_target
 from missive_server.services.organizations import require_member
@@ -89,7 +90,9 @@ def _add_to_conversation(
 ) -> None:
     """The comment carrying the task, access for its assignees, activity and counts."""
     now = task.created_at
-    session.add(_task_comment(task, author_id=author_id, now=now))
+    create_comment(
+        session, conversation, author_id=author_id, body=task.title, task_id=task.id, now=now
+    )
     conversation_state.grant_access(session, conversation, assignees, now=now, location="none")
     conversation_state.touch(session, conversation, now)
     session.flush()
@@ -146,18 +149,6 @@ def _parent(session: Session, actor: Principal, placement: TaskPlacement, now: i
         # Spec 2.14.3: the subject of the parent conversation "if references creates a new one".
         conversation.subject = placement.conversation_subject
     return conversation
-
-
-def _task_comment(task: Task, *, author_id: str, now: int) -> Comment:
-    return Comment(
-        id=new_id(),
-        conversation_id=task.conversation_id,
-        author_id=author_id,
-        body=task.title,
-        mentions=[],
-        task_id=task.id,
-        created_at=now,
-    )
 
 
 def update_task(

@@ -32,7 +32,7 @@ from missive_server.db.paging import cursor_rows
 from missive_server.errors import not_found
 from missive_server.pagination import CursorPage
 from missive_server.schemas.tasks import TaskView
-from missive_server.services.conversation_actions import TEAM_ROLES
+from missive_server.services.conversation_labels import TEAM_ROLES
 from missive_server.services.conversations import get_visible_conversation
 from missive_server.services.organizations import require_member
 

@@ -23,6 +23,7 @@ from missive_server.db.models.conversations import (
     ConversationLabel,
     ConversationUser,
 )
+from missive_server.db.models.hooks import Hook, WebhookAttempt, WebhookDelivery
 from missive_server.db.models.messages import Attachment, Message, MessageReference
 from missive_server.db.models.organizations import Membership, Organization, User
 from missive_server.db.models.outbox import OutboxItem
@@ -54,6 +55,7 @@ __all__ = [
     "ConversationAddress",
     "ConversationLabel",
     "ConversationUser",
+    "Hook",
     "Membership",
     "Message",
     "MessageReference",
@@ -67,4 +69,6 @@ __all__ = [
     "Team",
     "TeamMember",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

@@ -16,8 +16,9 @@ from missive_server.db.base import Base
 
 #: ``mail`` (an email message to relay), ``channel`` (SMS/WhatsApp/custom... through an
 #: adapter), ``send_draft`` (a scheduled draft whose ``send_at`` has come),
-#: ``analytics_report`` (a report to compute, spec 2.1).
-OUTBOX_KINDS = ("mail", "channel", "send_draft", "analytics_report")
+#: ``analytics_report`` (a report to compute, spec 2.1), ``webhook`` (a rule webhook delivery,
+#: spec 3.1; its id is the ``webhook_deliveries`` id).
+OUTBOX_KINDS = ("mail", "channel", "send_draft", "analytics_report", "webhook")
 OUTBOX_STATUSES = ("pending", "sent", "failed", "cancelled")
 
 
