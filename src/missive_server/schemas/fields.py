@@ -40,7 +40,9 @@ def _hex_color(value: str) -> str:
     return value
 
 
-def _bounded_text(limit: int) -> AfterValidator:
+def bounded_text(limit: int) -> AfterValidator:
+    """Stripped, not empty, at most ``limit`` characters (names, titles)."""
+
     def check(value: str) -> str:
         value = value.strip()
         if not value:
@@ -121,8 +123,8 @@ def _timestamp(value: int) -> int:
 
 
 HexColor = Annotated[str, AfterValidator(_hex_color)]
-Name = Annotated[str, _bounded_text(255)]
-Emoji = Annotated[str, _bounded_text(64)]
+Name = Annotated[str, bounded_text(255)]
+Emoji = Annotated[str, bounded_text(64)]
 Base64 = Annotated[
     bytes,
     BeforeValidator(_base64),
@@ -138,8 +140,3 @@ class AttachmentIn(RequestModel):
 
     base64_data: Base64
     filename: Annotated[str, AfterValidator(_filename)]
-
-
-def bounded_text(limit: int) -> AfterValidator:
-    """Stripped, not empty, at most ``limit`` characters (names, titles)."""
-    return _bounded_text(limit)

@@ -40,7 +40,7 @@ from missive_server.schemas.contacts import (
 from missive_server.services import contact_search
 from missive_server.services.contact_books import accessible, accessible_books, require_book
 from missive_server.services.contact_groups import groups_by_name
-from missive_server.services.teams import match_path_ids
+from missive_server.services.teams import in_path_order, match_path_ids
 
 RESOURCE = "Contact"
 Order = Literal["last_name", "last_modified"]
@@ -132,10 +132,7 @@ def _visible_contacts(session: Session, actor: Principal, ids: Sequence[str]) ->
             .where(Contact.id.in_(set(ids)), Contact.deleted.is_(False), accessible(actor))
         )
     }
-    for contact_id in ids:
-        if contact_id not in found:
-            raise not_found(RESOURCE, contact_id)
-    return [found[i] for i in ids]
+    return in_path_order(found, ids, RESOURCE)
 
 
 def create_contacts(
