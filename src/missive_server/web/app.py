@@ -6,21 +6,22 @@ import secrets
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from missive_server.settings import Settings
 from missive_server.web.routes import HERE, router
 from missive_server.web.session import SessionSigner
+
+CACHE_CONTROL = (b"cache-control", b"public, max-age=3600")
 
 
 class CachedStatic(StaticFiles):
     """One stylesheet, cached for an hour (revalidated by ETag afterwards)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_cached(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_cached(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"cache-control", b"public, max-age=3600")]
+                message["headers"] = [*message.get("headers", []), CACHE_CONTROL]
             await send(message)
 
         await super().__call__(scope, receive, send_cached)

@@ -222,9 +222,7 @@ def _base(
     }
 
 
-def _not_found(
-    request: Request, session: Session, actor: Principal, web: WebSession
-) -> Response:
+def _not_found(request: Request, session: Session, actor: Principal, web: WebSession) -> Response:
     context = _base(request, actor, web, web_inbox.sidebar(session, actor=actor), active="")
     return _page(request, "not_found.html", context, status=404)
 
