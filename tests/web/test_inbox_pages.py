@@ -15,6 +15,7 @@ from missive_server.clock import FrozenClock
 from missive_server.db.models import Conversation, Organization, SharedLabel, User
 from missive_server.services.messages import MessageInput
 from missive_server.settings import Settings
+from missive_server.web import render
 from tests.conftest import count_queries
 from tests.factories import EntryFactory, Factory, set_user_state
 
@@ -261,3 +262,24 @@ def test_older_link_pages_with_until(client: TestClient, world: World, factory: 
     second = client.get(older.group(1)).text
     assert "Refund request" in second
     assert "Bulk 29" not in second
+
+
+def test_web_ui_can_be_turned_off(settings: Settings, clock: FrozenClock, engine: Engine) -> None:
+    off = create_app(settings.model_copy(update={"web_ui": False}), clock=clock, engine=engine)
+    with TestClient(off) as other:
+        assert other.get("/sign-in").status_code == 404
+        assert other.get("/_static/app.css").status_code == 404
+
+
+def test_static_css_is_cached(client: TestClient) -> None:
+    response = client.get("/_static/app.css")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=3600"
+    assert "system-ui" in response.text
+
+
+def test_inline_cid_images_point_at_their_files() -> None:
+    body = '<p>Logo:</p><img data-missive-attachment-id="a1" alt="logo"><img src="cid:gone@x">'
+    html = render.sanitize_email(body, {"a1": "/_files/a1/tok/logo.png"})
+    assert '<img src="/_files/a1/tok/logo.png" alt="logo">' in html
+    assert "cid:" not in html
