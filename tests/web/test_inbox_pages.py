@@ -283,3 +283,31 @@ def test_inline_cid_images_point_at_their_files() -> None:
     html = render.sanitize_email(body, {"a1": "/_files/a1/tok/logo.png"})
     assert '<img src="/_files/a1/tok/logo.png" alt="logo">' in html
     assert "cid:" not in html
+
+
+def test_timeline_interleaves_entries_with_a_flat_query_count(
+    client: TestClient, world: World, factory: Factory, clock: FrozenClock, engine: Engine
+) -> None:
+    entries = EntryFactory(factory.session, clock)
+    entries.comment(world.inbox, world.bob, "First comment", at=T0 + 10)
+    entries.task(world.org, "Call the client", conversation=world.inbox, assignees=[world.bob],
+                 due_at=T0 + 86400, creator=world.alice, at=T0 + 20)  # fmt: skip
+    entries.draft(world.inbox, world.alice, at=T0 + 30, body="<div>My reply draft</div>")
+    entries.draft(world.inbox, world.bob, at=T0 + 40, body="<div>Bob's private draft</div>")
+    sign_in(client, world.token)
+
+    def load() -> tuple[str, int]:
+        with count_queries(engine) as seen:
+            page = client.get(f"/c/{world.inbox.id}")
+        assert page.status_code == 200
+        return page.text, len(seen)
+
+    page, few = load()
+    order = [page.index(s) for s in ("Hi", "First comment", "Call the client", "My reply draft")]
+    assert order == sorted(order)
+    assert "Bob&#39;s private draft" not in page and "Bob's private draft" not in page
+    assert "Assigned to Bob" in page and "Draft</span>" in page
+    for i in range(20):
+        entries.comment(world.inbox, world.bob, f"More {i}", at=T0 + 100 + i)
+        entries.post(world.inbox, username="Bot", text=f"Post {i}", at=T0 + 200 + i)
+    assert load()[1] == few
