@@ -222,7 +222,7 @@ def test_foreign_conversation_is_a_404_page(
     stranger = factory.user("eve@other.test", organizations={other: "user"})
     foreign = factory.conversation(other, users=[stranger], subject="Secret plans")
     sign_in(client, world.token)
-    for path in (f"/c/{foreign.id}", "/c/does-not-exist", "/m/nowhere"):
+    for path in (f"/c/{foreign.id}", "/c/nope", "/m/nowhere", "/m/team?team=x", "/m/label?label=x"):
         page = client.get(path)
         assert page.status_code == 404
         assert "Secret plans" not in page.text
