@@ -45,6 +45,7 @@ from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
+from missive_server.web.app import install_web_ui
 
 V1_ROUTERS = (
     organizations.router,
@@ -103,6 +104,8 @@ def create_app(
     app.include_router(files.router)
     if settings.emulator:
         app.include_router(emulator.router)
+    if settings.web_ui:
+        install_web_ui(app, settings)
 
     install_error_handlers(app)
     if settings.rate_limit == "missive":
