@@ -48,12 +48,19 @@ def setup(engine: Engine) -> tuple[str, str, str]:
     org, user, account = new_id(), new_id(), new_id()
     with engine.begin() as c:
         c.execute(insert(Organization).values(id=org, name="Bench", created_at=START))
-        c.execute(insert(User).values(id=user, email="bench@bench.test", name="Bench", created_at=START))
+        c.execute(
+            insert(User).values(id=user, email="bench@bench.test", name="Bench", created_at=START)
+        )
         c.execute(insert(Membership).values(organization_id=org, user_id=user, role="owner"))
         c.execute(
             insert(Account).values(
-                id=account, type="email", name="Support", organization_id=org, owner_id=user,
-                address=SUPPORT, created_at=START,
+                id=account,
+                type="email",
+                name="Support",
+                organization_id=org,
+                owner_id=user,
+                address=SUPPORT,
+                created_at=START,
             )
         )
         c.execute(insert(AccountUser).values(account_id=account, user_id=user))
@@ -64,7 +71,13 @@ def setup(engine: Engine) -> tuple[str, str, str]:
 
 
 def conversation_rows(
-    rows: dict[str, list[dict[str, Any]]], i: int, k: int, org: str, user: str, account: str, rng: random.Random
+    rows: dict[str, list[dict[str, Any]]],
+    i: int,
+    k: int,
+    org: str,
+    user: str,
+    account: str,
+    rng: random.Random,
 ) -> None:
     cid = new_id()
     customer = f"customer{rng.randrange(max(1, i // 10 + 1))}@client{i % 97}.test"
@@ -78,15 +91,31 @@ def conversation_rows(
         body = f"<p>Hello, about order {i} (message {n}). Could you check the delivery date?</p>"
         rows["m"].append(
             {
-                "id": (message_id := new_id()), "conversation_id": cid, "account_id": account,
-                "author_id": None, "type": "email", "draft": False,
-                "subject": subject if n == 0 else f"Re: {subject}", "preview": preview(body),
-                "body": body, "from_field": sender, "to_fields": [{"name": None, "address": SUPPORT}],
-                "cc_fields": [], "bcc_fields": [], "reply_to_fields": [],
-                "email_message_id": f"<{mid}>", "in_reply_to": [f"<{refs[-1]}>"] if refs else [],
-                "references": [f"<{r}>" for r in refs], "external_id": None, "delivered_at": at,
-                "created_at": at, "updated_at": at, "send_at": None, "auto_followup": False,
-                "delivery_status": None, "delivery_error": None,
+                "id": (message_id := new_id()),
+                "conversation_id": cid,
+                "account_id": account,
+                "author_id": None,
+                "type": "email",
+                "draft": False,
+                "subject": subject if n == 0 else f"Re: {subject}",
+                "preview": preview(body),
+                "body": body,
+                "from_field": sender,
+                "to_fields": [{"name": None, "address": SUPPORT}],
+                "cc_fields": [],
+                "bcc_fields": [],
+                "reply_to_fields": [],
+                "email_message_id": f"<{mid}>",
+                "in_reply_to": [f"<{refs[-1]}>"] if refs else [],
+                "references": [f"<{r}>" for r in refs],
+                "external_id": None,
+                "delivered_at": at,
+                "created_at": at,
+                "updated_at": at,
+                "send_at": None,
+                "auto_followup": False,
+                "delivery_status": None,
+                "delivery_error": None,
             }
         )
         rows["r"] += [
@@ -97,20 +126,40 @@ def conversation_rows(
     last = base + (k - 1) * 5
     rows["c"].append(
         {
-            "id": cid, "organization_id": org, "team_id": None, "team_state": "none",
-            "account_id": account, "subject": None, "color": None, "icon_url": None,
-            "created_at": base, "last_activity_at": last, "merged_into_id": None, "closed_at": None,
+            "id": cid,
+            "organization_id": org,
+            "team_id": None,
+            "team_state": "none",
+            "account_id": account,
+            "subject": None,
+            "color": None,
+            "icon_url": None,
+            "created_at": base,
+            "last_activity_at": last,
+            "merged_into_id": None,
+            "closed_at": None,
             "latest_message_subject": f"Re: {subject}" if k > 1 else subject,
-            "messages_count": k, "attachments_count": 0, "drafts_count": 0,
-            "send_later_messages_count": 0, "tasks_count": 0, "completed_tasks_count": 0,
+            "messages_count": k,
+            "attachments_count": 0,
+            "drafts_count": 0,
+            "send_later_messages_count": 0,
+            "tasks_count": 0,
+            "completed_tasks_count": 0,
             "authors": [{"name": sender["name"], "address": customer}],
         }
     )
     rows["u"].append(
         {
-            "conversation_id": cid, "user_id": user, "location": "inbox", "flagged": False,
-            "assigned": False, "unassigned": False, "snoozed_until": None, "added_at": base,
-            "assigned_at": None, "last_activity_at": last,
+            "conversation_id": cid,
+            "user_id": user,
+            "location": "inbox",
+            "flagged": False,
+            "assigned": False,
+            "unassigned": False,
+            "snoozed_until": None,
+            "added_at": base,
+            "assigned_at": None,
+            "last_activity_at": last,
         }
     )
     rows["a"] += [
@@ -120,8 +169,13 @@ def conversation_rows(
 
 
 def flush(engine: Engine, rows: dict[str, list[dict[str, Any]]]) -> None:
-    order = [("c", Conversation), ("u", ConversationUser), ("a", ConversationAddress),
-             ("m", Message), ("r", MessageReference)]
+    order = [
+        ("c", Conversation),
+        ("u", ConversationUser),
+        ("a", ConversationAddress),
+        ("m", Message),
+        ("r", MessageReference),
+    ]
     with engine.begin() as c:
         for key, model in order:
             if rows[key]:
