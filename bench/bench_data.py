@@ -1,6 +1,7 @@
 """Bench dataset: N conversations (K inbound emails each) for one user, with bulk inserts.
 
-    .venv/bin/python bench/bench_data.py --database-url sqlite:////tmp/bench/10k.db --conversations 10000
+    .venv/bin/python bench/bench_data.py --database-url sqlite:////tmp/bench/10k.db \
+        --conversations 10000
 
 Rows mirror what services.inbound.receive_email writes for a new thread on an organization
 account without a team: conversation (summary columns filled), conversation_users (inbox),
