@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request
-from pydantic import Field, model_validator
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from missive_server.api.deps import DbSession
@@ -55,14 +55,6 @@ class InboundIn(RequestModel):
     raw: str | None = Field(
         None, description="A whole RFC 5322 message; replaces every other field but 'to'"
     )
-
-    @model_validator(mode="after")
-    def _raw_or_fields(self) -> InboundIn:
-        if self.raw is None and self.from_ is None:
-            raise ValueError("give 'from' and 'to', or 'raw'")
-        if self.raw is None and not self.to:
-            raise ValueError("give at least one 'to' address")
-        return self
 
 
 class InboundDeliveryOut(WireModel):
@@ -146,7 +138,10 @@ async def receive_inbound(
             raise BadRequest("raw: not an RFC 5322 message (it must start with a header line)")
         recipients = body.to or emulator.envelope_recipients(raw)
     else:
-        assert body.from_ is not None
+        if body.from_ is None:
+            raise BadRequest("from: give 'from' and 'to', or 'raw'")
+        if not body.to:
+            raise BadRequest("to: give at least one 'to' address")
         fields = InboundFields(
             from_=body.from_,
             to=body.to,

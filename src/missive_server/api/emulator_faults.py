@@ -13,12 +13,13 @@ from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Body, Request
-from pydantic import Field, model_validator
+from pydantic import Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from missive_server.api.errors import error_response
 from missive_server.api.rate_limit import WINDOWS, Refusal
 from missive_server.clock import Clock
+from missive_server.errors import BadRequest
 from missive_server.ids import new_id
 from missive_server.schemas.base import RequestModel, WireModel
 
@@ -42,12 +43,6 @@ class FaultIn(RequestModel):
     latency_ms: int | None = Field(
         None, ge=1, le=60_000, description="Delay, then serve normally (or then fail, with status)"
     )
-
-    @model_validator(mode="after")
-    def _one_effect(self) -> FaultIn:
-        if self.status is None and self.latency_ms is None:
-            raise ValueError("give status (429 or 500) or latency_ms")
-        return self
 
 
 class FaultOut(WireModel):
@@ -171,6 +166,8 @@ def _render(faults: list[Fault]) -> FaultsEnvelope:
 
 @router.post("", response_model=FaultsEnvelope, summary="Arm a fault (emulator only)")
 async def arm_fault(request: Request, body: Annotated[FaultIn, Body()]) -> FaultsEnvelope:
+    if body.status is None and body.latency_ms is None:
+        raise BadRequest("status: give status (429 or 500) or latency_ms")
     return _render([_book(request).arm(body)])
 
 
