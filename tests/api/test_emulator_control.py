@@ -129,3 +129,45 @@ def test_reset_with_the_demo_seed(emu: TestClient) -> None:
     listed = emu.get("/v1/conversations?inbox=true", headers=bearer(demo.DEMO_OWNER_TOKEN))
     assert listed.status_code == 200
     assert listed.json()["conversations"]
+
+
+def test_the_readme_workflow(emu: TestClient) -> None:
+    """README "Testing your integration": reset with a seed, mail in, the user sees it."""
+    seeded = emu.post(
+        "/_emulator/reset",
+        json={
+            "seed": {
+                "organizations": [{"name": "Acme"}],
+                "users": [
+                    {
+                        "email": "alice@acme.test",
+                        "organizations": {"Acme": "owner"},
+                        "token": "missive_pat-test-alice",
+                    }
+                ],
+                "accounts": [
+                    {
+                        "type": "email",
+                        "address": "support@acme.test",
+                        "organization": "Acme",
+                        "users": ["alice@acme.test"],
+                    }
+                ],
+            }
+        },
+    )
+    assert seeded.status_code == 200, seeded.text
+    assert seeded.json()["seeded"]["tokens"] == {"alice@acme.test": "missive_pat-test-alice"}
+    got = emu.post(
+        "/_emulator/inbound",
+        json={
+            "from": "Sam <sam@example.com>",
+            "to": ["support@acme.test"],
+            "subject": "Help",
+            "text": "Hello",
+        },
+    )
+    assert got.status_code == 200, got.text
+    conversation = got.json()["deliveries"][0]["conversation"]
+    listed = emu.get("/v1/conversations?inbox=true", headers=bearer("missive_pat-test-alice"))
+    assert [c["id"] for c in listed.json()["conversations"]] == [conversation]
