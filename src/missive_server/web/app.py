@@ -10,6 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from missive_server.settings import Settings
 from missive_server.web.actions import router as actions_router
+from missive_server.web.activity import router as activity_router
 from missive_server.web.routes import HERE, router
 from missive_server.web.session import SessionSigner
 
@@ -35,3 +36,4 @@ def install_web_ui(app: FastAPI, settings: Settings) -> None:
     app.mount("/_static", CachedStatic(directory=HERE / "static"), name="static")
     app.include_router(router)
     app.include_router(actions_router)
+    app.include_router(activity_router)

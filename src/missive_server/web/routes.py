@@ -34,6 +34,7 @@ templates.env.globals.update(
     full_time=render.full_time,
     download_path=download_path,
     inline_map=lambda files: {a.id: download_path(a) for a in files},
+    pretty_json=render.pretty_json,
 )
 router = APIRouter(include_in_schema=False)
 
