@@ -169,7 +169,11 @@ def visible_hook(session: Session, *, actor: Principal, hook_id: str) -> Hook:
 
 
 def list_deliveries(
-    session: Session, *, page: CursorPage, hook_id: str | None = None, actor: Principal | None = None
+    session: Session,
+    *,
+    page: CursorPage,
+    hook_id: str | None = None,
+    actor: Principal | None = None,
 ) -> list[DeliveryView]:
     """Newest first (cursor ``until`` on ``created_at``), in two queries whatever the page.
     With ``actor``, only the hooks ``visible_hook`` would show them (the web UI's page)."""

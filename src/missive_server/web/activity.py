@@ -50,8 +50,10 @@ async def outbox_raw(request: Request, item_id: str) -> Response:
         except ApiError:
             return Response("Outbox item not found", status_code=404)
         conversation = session.get(Conversation, item.conversation_id or "")
-        if item.kind not in MESSAGE_KINDS or conversation is None or not actor.is_member(
-            conversation.organization_id
+        if (
+            item.kind not in MESSAGE_KINDS
+            or conversation is None
+            or not actor.is_member(conversation.organization_id)
         ):
             return Response("Outbox item not found", status_code=404)
         if item.raw is None:
@@ -100,6 +102,8 @@ async def redeliver(request: Request, delivery_id: str) -> Response:
         except ApiError:
             return Response("Delivery not found", status_code=404)
         policy = SCHEDULES[request.app.state.settings.webhook_retry_schedule]
-        hook_deliveries.redeliver(session, view=view, now=request.app.state.clock.now(), policy=policy)
+        hook_deliveries.redeliver(
+            session, view=view, now=request.app.state.clock.now(), policy=policy
+        )
         session.commit()
         return RedirectResponse("/deliveries?notice=Redelivery+queued.", status_code=303)

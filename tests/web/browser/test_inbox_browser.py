@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from missive_server.db.models import SharedLabel
 from missive_server.delivery.signing import verify
+from missive_server.services.messages import MessageInput
+from tests.api.drafts_support import T0, make_world
 from tests.api.drafts_support import World as DraftsWorld
-from tests.api.drafts_support import make_world
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver
 from tests.delivery.webhook_support import SECRET, make_hook
 from tests.factories import Factory
@@ -45,6 +46,14 @@ POST = {
         }
     ],
 }
+
+
+INBOX = [
+    ("Invoice 2291 question", "Maria Gomez", "Could you resend the invoice with our VAT number?"),
+    ("Wholesale pricing", "Dev Patel", "We would like to order 200 units for our stores."),
+    ("Password reset not arriving", "Lena Fischer", "I asked three times, nothing came."),
+    ("Thanks for the quick fix!", "Tom Becker", "Everything works again, great support."),
+]
 
 
 @dataclass
@@ -213,13 +222,21 @@ def test_a_draft_sent_through_the_api_is_on_the_outbox_page(
 
 def test_screenshots(
     page: Any, world: World, api: httpx.Client, app: FastAPI, session: Session,
-    receiver: WebhookReceiver, tmp_path: Path,
+    receiver: WebhookReceiver, tmp_path: Path, factory: Factory,
 ) -> None:  # fmt: skip
     """The main pages at 1400x900; ``MISSIVE_SCREENSHOTS=docs/screenshots`` keeps them."""
     target = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     target.mkdir(parents=True, exist_ok=True)
     make_hook(session, user=world.base.alice, org=world.base.org, url=receiver.url(),
               type="new_comment")  # fmt: skip
+    for n, (subject, sender, body) in enumerate(INBOX):
+        mail = MessageInput(
+            subject=subject, body=f"<p>{body}</p>", delivered_at=T0 - 600 * (n + 2),
+            from_field={"name": sender, "address": f"{sender.split()[0].lower()}@example.com"},
+            to_fields=[{"address": "support@acme.test"}],
+        )  # fmt: skip
+        factory.conversation(world.base.org, users=[world.base.alice], messages=[mail],
+                             at=T0 - 600 * (n + 2), subject=subject)  # fmt: skip
     session.commit()
     cid = world.base.conversation.id
     assert api.post("/v1/posts", json={"posts": {"conversation": cid, **POST}}).status_code == 201
