@@ -144,6 +144,8 @@ def test_labels_and_assignees_rendered(client: TestClient, world: World) -> None
     assert "#e5484d" in page
     assert 'title="Bob"' in page
     assert '<span class="sr">Bob</span>' in page
+    assert re.search(r"Inbox</span><span class=\"n\"[^>]*>1<", page)
+    assert re.search(r"Starred</span><span class=\"n\"[^>]*>1<", page)
     labelled = client.get(f"/m/label?label={world.label.id}").text
     assert "Refund request" in labelled
     assert "Old invoice" not in labelled
@@ -222,7 +224,7 @@ def test_foreign_conversation_is_a_404_page(
     stranger = factory.user("eve@other.test", organizations={other: "user"})
     foreign = factory.conversation(other, users=[stranger], subject="Secret plans")
     sign_in(client, world.token)
-    for path in (f"/c/{foreign.id}", "/c/does-not-exist", "/m/nowhere"):
+    for path in (f"/c/{foreign.id}", "/c/nope", "/m/nowhere", "/m/team?team=x", "/m/label?label=x"):
         page = client.get(path)
         assert page.status_code == 404
         assert "Secret plans" not in page.text
@@ -243,7 +245,7 @@ def test_list_page_query_count_is_flat(
     for i in range(30):
         factory.conversation(world.org, users=[world.alice], labels=[world.label], at=T0 + i)
     few = queries()
-    assert few <= 12
+    assert few <= 13
     for i in range(60):
         factory.conversation(world.org, users=[world.alice, world.bob], labels=[world.label],
                              at=T0 + 100 + i)  # fmt: skip

@@ -7,13 +7,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
 from missive_server.db.models import (
     Attachment,
     Comment,
+    ConversationUser,
     Membership,
     Message,
     Post,
@@ -37,6 +38,8 @@ SIDEBAR = OffsetPage(limit=200, offset=0)
 class Sidebar:
     teams: list[Team]
     labels: list[tuple[SharedLabel, str]]
+    #: Conversations per sidebar mailbox (inbox, assigned, starred, ...), from one query.
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,7 +57,33 @@ class Entry:
 def sidebar(session: Session, *, actor: Principal) -> Sidebar:
     teams = [v.team for v in list_teams(session, actor=actor, organization_id=None, page=SIDEBAR)]
     labels = list_shared_labels(session, actor=actor, organization_id=None, page=SIDEBAR)
-    return Sidebar(teams=teams, labels=[(v.label, v.name_with_parent_names) for v in labels])
+    return Sidebar(
+        teams=teams,
+        labels=[(v.label, v.name_with_parent_names) for v in labels],
+        counts=_counts(session, actor),
+    )
+
+
+def _counts(session: Session, actor: Principal) -> dict[str, int]:
+    """The same conditions as the REST mailboxes (location, ``assigned``, ``flagged``), counted
+    in one grouped query over the caller's ``conversation_users`` rows."""
+    cu = ConversationUser
+    rows = session.execute(
+        select(
+            cu.location,
+            func.count(),
+            func.sum(case((cu.assigned.is_(True), 1), else_=0)),
+            func.sum(case((cu.flagged.is_(True), 1), else_=0)),
+        )
+        .where(cu.user_id == actor.user_id)
+        .group_by(cu.location)
+    ).all()
+    by_location = {location: int(n) for location, n, _, _ in rows}
+    return {
+        "inbox": by_location.get("inbox", 0),
+        "assigned": sum(int(a or 0) for _, _, a, _ in rows),
+        "starred": sum(int(f or 0) for _, _, _, f in rows),
+    }
 
 
 def previews(session: Session, conversation_ids: Sequence[str]) -> dict[str, str]:
