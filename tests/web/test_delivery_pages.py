@@ -34,10 +34,10 @@ def test_outbox_and_deliveries_are_scoped_to_the_users_organizations(
                             policy=RetryPolicy(max_attempts=1, backoff_seconds=1))  # fmt: skip
     theirs.raw = b"Subject: Secret of Other Inc\r\n\r\nhidden"
     session.commit()
-    own_delivery = queue(session, make_hook(session, user=world.alice, org=world.org,
-                                            url="https://crm.acme.test/a", type="new_comment"))  # fmt: skip
-    foreign_delivery = queue(session, make_hook(session, user=gina, org=globex,
-                                                url="https://crm.other.test/b", type="new_comment"))  # fmt: skip
+    own_hook = make_hook(session, user=world.alice, org=world.org, url="https://crm.acme.test/a")
+    foreign_hook = make_hook(session, user=gina, org=globex, url="https://crm.other.test/b")
+    own_delivery = queue(session, own_hook)
+    foreign_delivery = queue(session, foreign_hook)
 
     client.post("/sign-in", data={"token": world.token})
     page = client.get("/outbox").text
