@@ -169,9 +169,14 @@ def visible_hook(session: Session, *, actor: Principal, hook_id: str) -> Hook:
 
 
 def list_deliveries(
-    session: Session, *, page: CursorPage, hook_id: str | None = None
+    session: Session,
+    *,
+    page: CursorPage,
+    hook_id: str | None = None,
+    actor: Principal | None = None,
 ) -> list[DeliveryView]:
-    """Newest first (cursor ``until`` on ``created_at``), in two queries whatever the page."""
+    """Newest first (cursor ``until`` on ``created_at``), in two queries whatever the page.
+    With ``actor``, only the hooks ``visible_hook`` would show them (the web UI's page)."""
     stmt = (
         select(
             WebhookDelivery.id, WebhookDelivery.created_at, WebhookDelivery, OutboxItem, Hook.url
@@ -181,6 +186,10 @@ def list_deliveries(
     )
     if hook_id is not None:
         stmt = stmt.where(WebhookDelivery.hook_id == hook_id)
+    if actor is not None:
+        stmt = stmt.where(
+            or_(Hook.user_id == actor.user_id, Hook.organization_id.in_(actor.organization_ids))
+        )
     rows = cursor_rows(
         session, stmt, timestamp=WebhookDelivery.created_at, tiebreak=WebhookDelivery.id, page=page
     )

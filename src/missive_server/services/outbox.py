@@ -6,14 +6,14 @@ when set); after ``max_attempts`` a row is ``failed`` and stays visible, never d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from missive_server.db.models import Message, OutboxItem, WebhookDelivery
+from missive_server.db.models import Conversation, Message, OutboxItem, WebhookDelivery
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 
@@ -202,9 +202,16 @@ class OutboxEntry:
 
 
 def list_outbox(
-    session: Session, *, limit: int = 50, kind: str | None = None, status: str | None = None
+    session: Session,
+    *,
+    limit: int = 50,
+    kind: str | None = None,
+    status: str | None = None,
+    kinds: Sequence[str] | None = None,
+    organization_ids: Iterable[str] | None = None,
 ) -> list[OutboxEntry]:
-    """Newest first, each row with its message, in one query."""
+    """Newest first, each row with its message, in one query. ``organization_ids`` keeps the
+    rows of those organizations' conversations (the web UI's ``/outbox``)."""
     stmt = (
         select(OutboxItem, Message)
         .outerjoin(Message, Message.id == OutboxItem.message_id)
@@ -213,6 +220,13 @@ def list_outbox(
     )
     if kind is not None:
         stmt = stmt.where(OutboxItem.kind == kind)
+    if kinds is not None:
+        stmt = stmt.where(OutboxItem.kind.in_(list(kinds)))
+    if organization_ids is not None:
+        in_organizations = select(Conversation.id).where(
+            Conversation.organization_id.in_(list(organization_ids))
+        )
+        stmt = stmt.where(OutboxItem.conversation_id.in_(in_organizations))
     if status is not None:
         stmt = stmt.where(OutboxItem.status == status)
     return [OutboxEntry(item, message) for item, message in session.execute(stmt)]

@@ -9,6 +9,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from missive_server.settings import Settings
+from missive_server.web.actions import router as actions_router
+from missive_server.web.activity import router as activity_router
 from missive_server.web.routes import HERE, router
 from missive_server.web.session import SessionSigner
 
@@ -33,3 +35,5 @@ def install_web_ui(app: FastAPI, settings: Settings) -> None:
     app.state.web_signer = SessionSigner(settings.web_secret or secrets.token_urlsafe(32))
     app.mount("/_static", CachedStatic(directory=HERE / "static"), name="static")
     app.include_router(router)
+    app.include_router(actions_router)
+    app.include_router(activity_router)

@@ -3,6 +3,7 @@ posts, escaped text with line breaks, and short times."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -81,3 +82,11 @@ def short_time(at: int | None, now: int) -> str:
 
 def full_time(at: int | None) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC") if at else ""
+
+
+def pretty_json(raw: bytes) -> str:
+    """A webhook body as sent, indented for reading (the bytes themselves if not JSON)."""
+    try:
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except ValueError:
+        return raw.decode("utf-8", "replace")

@@ -18,7 +18,7 @@ from missive_server.auth import Principal
 from missive_server.errors import NotFound
 from missive_server.pagination import cursor_page
 from missive_server.schemas.attachments import download_path
-from missive_server.services import conversations, tokens, web_inbox
+from missive_server.services import conversations, tokens, web_actions, web_inbox
 from missive_server.services.conversation_views import load_views
 from missive_server.services.principals import principal_for_user
 from missive_server.settings import Settings
@@ -34,6 +34,7 @@ templates.env.globals.update(
     full_time=render.full_time,
     download_path=download_path,
     inline_map=lambda files: {a.id: download_path(a) for a in files},
+    pretty_json=render.pretty_json,
 )
 router = APIRouter(include_in_schema=False)
 
@@ -248,4 +249,5 @@ async def conversation(request: Request, conversation_id: str) -> Response:
             request, actor, web, web_inbox.sidebar(session, actor=actor), active="conversation:"
         )
         context |= {"view": view, "entries": entries, "conversation": found}
+        context["members"] = web_actions.members(session, found.organization_id)  # actions form
         return _page(request, "conversation.html", context)

@@ -1,0 +1,53 @@
+"""The action forms of a conversation page (close/reopen, labels, assignees, comment): plain
+HTML POSTs with the session's CSRF token, applied by ``services/web_actions`` and answered with
+a redirect back to the conversation (post/redirect/get), so they work without JavaScript."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from missive_server.errors import ApiError, NotFound
+from missive_server.services import conversations, web_actions
+from missive_server.web.routes import _db, _form, _signed_in, _to_sign_in
+from missive_server.web.session import csrf_ok
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/c/{conversation_id}/act")
+async def act(request: Request, conversation_id: str) -> Response:
+    form = await _form(request)
+    with _db(request) as session:
+        signed = _signed_in(request, session)
+        if signed is None:
+            return _to_sign_in()
+        actor, web = signed
+        if not csrf_ok(web, form.get("csrf")):
+            return Response("Invalid form token", status_code=403)
+        try:
+            found = conversations.get_visible_conversation(
+                session, actor=actor, conversation_id=conversation_id
+            )
+        except NotFound:
+            return Response("Conversation not found", status_code=404)
+        try:
+            notice = web_actions.act(
+                session,
+                found,
+                actor=actor,
+                action=form.get("action", ""),
+                value=form.get("value", ""),
+                now=request.app.state.clock.now(),
+            )
+        except ApiError as error:
+            session.rollback()
+            return _back(found.id, error=error.message)
+        session.commit()
+        return _back(found.id, notice=notice)
+
+
+def _back(conversation_id: str, **message: str) -> Response:
+    return RedirectResponse(f"/c/{conversation_id}?{urlencode(message)}", status_code=303)
