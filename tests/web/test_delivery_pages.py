@@ -44,11 +44,13 @@ def test_outbox_and_deliveries_are_scoped_to_the_users_organizations(
     assert "Ours" in page
     assert "Paul" in page
     assert "Secret of Other Inc" not in page
+    assert '<a href="/outbox" aria-current="page">' in page
     assert client.get(f"/outbox/{theirs.id}/raw").status_code == 404
 
     page = client.get("/deliveries").text
     assert "crm.acme.test/a" in page
     assert "crm.other.test" not in page
+    assert '<a href="/deliveries" aria-current="page">' in page
     csrf = _csrf(client, "/deliveries")
     refused = client.post(f"/deliveries/{foreign_delivery.id}/redeliver", data={"csrf": csrf})
     assert refused.status_code == 404
