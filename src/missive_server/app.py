@@ -38,9 +38,9 @@ from missive_server.api import (
 from missive_server.api.emulator_faults import FaultBook, FaultMiddleware
 from missive_server.api.errors import install_error_handlers
 from missive_server.api.middleware import RequestGuard
-from missive_server.api.rate_limit import RateLimiter, RateLimitMiddleware
+from missive_server.api.rate_limit import RateLimitMiddleware, rate_limiter
 from missive_server.clock import Clock, EmulatorClock, SystemClock
-from missive_server.db.engine import make_engine, make_session_factory
+from missive_server.db.engine import engine_from_settings, make_session_factory
 from missive_server.delivery.handlers import build_handlers, build_policies
 from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
@@ -95,7 +95,7 @@ def create_app(
     if settings.emulator and not isinstance(app.state.clock, EmulatorClock):
         # /_emulator/clock moves this one clock, which the API and the worker thread share.
         app.state.clock = EmulatorClock(app.state.clock)
-    app.state.engine = engine or make_engine(settings.database_url)
+    app.state.engine = engine or engine_from_settings(settings)
     app.state.session_factory = make_session_factory(
         app.state.engine, public_url=settings.public_base
     )
@@ -116,7 +116,7 @@ def create_app(
         app.state.faults = FaultBook()
         app.add_middleware(FaultMiddleware, book=app.state.faults, clock=app.state.clock)
     if settings.rate_limit == "missive":
-        app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings.redis_url))
+        app.add_middleware(RateLimitMiddleware, limiter=rate_limiter(settings))
     # Added last so it runs first: oversized bodies are refused before anything else.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app

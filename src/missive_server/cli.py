@@ -33,7 +33,7 @@ from missive_server.app import build_worker, http_client
 from missive_server.cli_contacts import contact_books_app, contacts_app
 from missive_server.clock import SystemClock
 from missive_server.db import migrate as migrations
-from missive_server.db.engine import make_engine, make_session_factory
+from missive_server.db.engine import engine_from_settings, make_session_factory
 from missive_server.delivery.inbound import InboundServer, parse_listen
 from missive_server.delivery.mail import SmtpRelay
 from missive_server.delivery.worker import Worker
@@ -78,7 +78,7 @@ def _url(engine: Engine) -> str:
 
 @contextmanager
 def _engine(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
+    engine = engine_from_settings(settings)
     try:
         yield engine
     except OperationalError as error:
@@ -142,6 +142,15 @@ def serve(
     if settings.emulator and workers > 1:
         # The emulator's clock and faults live in the process: N processes would disagree.
         _fail("--emulator serves from one process: drop --workers (or set it to 1)")
+    if workers > 1 and settings.rate_limit != "off" and not settings.redis_url:
+        # A warning, not a refusal: several processes without Redis still serve correctly,
+        # only with a larger budget, and `serve --workers N` has always started that way.
+        _stderr().print(
+            f"[bold yellow]Warning:[/] {workers} worker processes without MISSIVE_REDIS_URL: "
+            "each counts its own rate limits, so a token may make "
+            f"{workers} times the configured requests. Set MISSIVE_REDIS_URL to share one "
+            "budget (or MISSIVE_RATE_LIMIT=off to say you mean it)."
+        )
     with _engine(settings) as engine:
         migrations.upgrade(engine)
     _stderr().print(f"Missive API v1 on http://{host}:{port}/v1 (database {escape(_url(engine))})")
@@ -169,7 +178,7 @@ def _smtp_listener(settings: Settings, listen: str | None) -> Iterator[None]:
         host, port = parse_listen(listen)
     except ValueError as error:
         _fail(f"--smtp-listen: {error}")
-    engine = make_engine(settings.database_url)
+    engine = engine_from_settings(settings)
     server = InboundServer(
         make_session_factory(engine, public_url=settings.public_base),
         SystemClock(),

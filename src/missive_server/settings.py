@@ -26,6 +26,23 @@ class Settings(BaseSettings):
         default="missive",
         description="`missive` applies Missive's exact limits; `off` disables them.",
     )
+    rate_limit_per_minute: int = Field(
+        default=300, ge=1, description="Requests per token per minute (Missive: 300)."
+    )
+    rate_limit_per_15_minutes: int = Field(
+        default=900, ge=1, description="Requests per token per 15 minutes (Missive: 900)."
+    )
+    rate_limit_concurrent: int = Field(
+        default=5, ge=1, description="Requests per token in flight at once (Missive: 5)."
+    )
+    db_pool_size: int = Field(
+        default=5,
+        ge=1,
+        description="PostgreSQL connections each process keeps open (SQLite is not pooled so).",
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, description="PostgreSQL connections a process may open beyond the pool."
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8080", description="Base URL used for web_url, app_url and files."
     )

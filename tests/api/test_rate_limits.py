@@ -397,3 +397,90 @@ def test_redis_connections_close_when_the_app_shuts_down(token: str) -> None:
             after = ours(observer)
             assert during >= 1
             assert after == 0
+
+
+# --- budgets set by MISSIVE_RATE_LIMIT_* ----------------------------------------------------
+
+
+def test_settings_default_to_missives_budgets() -> None:
+    settings = Settings()
+
+    assert (settings.rate_limit_per_minute, settings.rate_limit_per_15_minutes) == (300, 900)
+    assert [w.amount for w in WINDOWS] == [300, 900]
+    assert settings.rate_limit_concurrent == MAX_CONCURRENT == 5
+
+
+def test_budgets_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MISSIVE_RATE_LIMIT_PER_MINUTE", "10")
+    monkeypatch.setenv("MISSIVE_RATE_LIMIT_PER_15_MINUTES", "20")
+    monkeypatch.setenv("MISSIVE_RATE_LIMIT_CONCURRENT", "2")
+    limiter = the_limiter(create_app(Settings(database_url="sqlite://", rate_limit="missive")))
+
+    assert [(w.amount, w.multiples, w.GRANULARITY.name) for w in limiter.windows] == [
+        (10, 1, "minute"),
+        (20, 15, "minute"),
+    ]
+    assert limiter.max_concurrent == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ten"])
+def test_a_budget_that_is_not_a_positive_number_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MISSIVE_RATE_LIMIT_PER_MINUTE", value)
+    with pytest.raises(ValueError, match="rate_limit_per_minute"):
+        Settings()
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_smaller_per_minute_budget_refuses_the_next_request(
+    make_app: Callable[..., FastAPI], token: str, store: str
+) -> None:
+    with TestClient(make_app(store, rate_limit_per_minute=10)) as client:
+        responses = spend(client, token, 11)
+
+    assert [r.status_code for r in responses] == [200] * 10 + [429]
+    assert_refused(responses[-1], limit=10, window=60)
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_smaller_15_minute_budget_refuses_the_next_request(
+    make_app: Callable[..., FastAPI], token: str, store: str
+) -> None:
+    app = make_app(store, rate_limit_per_minute=100, rate_limit_per_15_minutes=4)
+    with TestClient(app) as client:
+        responses = spend(client, token, 5)
+
+    assert [r.status_code for r in responses] == [200] * 4 + [429]
+    assert_refused(responses[-1], limit=4, window=15 * 60)
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_smaller_concurrency_budget_refuses_the_next_request(
+    make_app: Callable[..., FastAPI], token: str, store: str
+) -> None:
+    app = make_app(store, rate_limit_concurrent=2)
+    gate = app.state.gate = Gate(expected=2)
+    seen: list[httpx.Response] = []
+
+    async def scenario() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                held = [
+                    asyncio.create_task(c.get("/v1/_test/slow", headers=bearer(token)))
+                    for _ in range(2)
+                ]
+                await asyncio.wait_for(gate.all_arrived.wait(), timeout=5)
+                try:
+                    seen.append(await c.get("/v1/_test/ping", headers=bearer(token)))
+                finally:
+                    gate.opened.set()
+                return [r.status_code for r in await asyncio.gather(*held)]
+        finally:
+            await the_limiter(app).aclose()
+
+    held = asyncio.run(scenario())
+
+    assert held == [200, 200]
+    assert_refused(seen[0], limit=2, window=1)

@@ -60,3 +60,31 @@ def wait_for(url: str, server: subprocess.Popen[bytes]) -> httpx.Response:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"serve did not answer within {STARTUP_SECONDS} s")
+
+
+def test_several_workers_without_redis_warn_of_separate_budgets(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "MISSIVE_REDIS_URL"},
+        "MISSIVE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "MISSIVE_RUN_WORKER": "false",
+    }
+    server = subprocess.Popen(
+        [*command(), "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/v1/organizations", server).status_code == 401
+    finally:
+        server.terminate()
+        try:
+            output, _ = server.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate()
+
+    text = " ".join(output.decode().split())  # rich may wrap the line
+    assert "Warning: 2 worker processes without MISSIVE_REDIS_URL" in text
+    assert "2 times the configured requests" in text

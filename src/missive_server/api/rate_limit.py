@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from missive_server.api.errors import error_response
 from missive_server.auth import bearer_token, hash_token
+from missive_server.settings import Settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -170,6 +171,18 @@ class RateLimiter:
     async def aclose(self) -> None:
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def rate_limiter(settings: Settings) -> RateLimiter:
+    """The limiter ``MISSIVE_RATE_LIMIT_*`` describe (Missive's budgets unless changed)."""
+    return RateLimiter(
+        settings.redis_url,
+        windows=(
+            RateLimitItemPerMinute(settings.rate_limit_per_minute),
+            RateLimitItemPerMinute(settings.rate_limit_per_15_minutes, 15),
+        ),
+        max_concurrent=settings.rate_limit_concurrent,
+    )
 
 
 class RateLimitMiddleware:

@@ -8,8 +8,24 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from missive_server.settings import Settings
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+
+def engine_from_settings(settings: Settings) -> Engine:
+    """The engine of a serving or working process: ``MISSIVE_DB_POOL_SIZE`` and
+    ``MISSIVE_DB_MAX_OVERFLOW`` size its PostgreSQL pool (SQLite keeps its own pooling)."""
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+
+
+def make_engine(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None, **kwargs: Any
+) -> Engine:
+    """``pool_size`` and ``max_overflow`` apply to PostgreSQL only: a SQLite file has one
+    writer at a time whatever the pool, and an in-memory database must stay on one connection."""
     # SQL logging (``sqlalchemy.engine`` at INFO) and database errors would otherwise show
     # bound values: webhook secrets, message bodies.
     kwargs.setdefault("hide_parameters", True)
@@ -19,6 +35,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if pool_size is not None:
+        kwargs["pool_size"] = pool_size
+    if max_overflow is not None:
+        kwargs["max_overflow"] = max_overflow
     return create_engine(url, **kwargs)
 
 
