@@ -35,16 +35,18 @@ from missive_server.api import (
     teams,
     users,
 )
+from missive_server.api.emulator_faults import FaultBook, FaultMiddleware
 from missive_server.api.errors import install_error_handlers
 from missive_server.api.middleware import RequestGuard
 from missive_server.api.rate_limit import RateLimiter, RateLimitMiddleware
-from missive_server.clock import Clock, SystemClock
+from missive_server.clock import Clock, EmulatorClock, SystemClock
 from missive_server.db.engine import make_engine, make_session_factory
 from missive_server.delivery.handlers import build_handlers, build_policies
 from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
+from missive_server.web.app import install_web_ui
 
 V1_ROUTERS = (
     organizations.router,
@@ -90,6 +92,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
+    if settings.emulator and not isinstance(app.state.clock, EmulatorClock):
+        # /_emulator/clock moves this one clock, which the API and the worker thread share.
+        app.state.clock = EmulatorClock(app.state.clock)
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.session_factory = make_session_factory(
         app.state.engine, public_url=settings.public_base
@@ -106,8 +111,13 @@ def create_app(
     )
     if settings.emulator:
         app.include_router(emulator.router, responses=ERROR_RESPONSES)
+    if settings.web_ui:
+        install_web_ui(app, settings)
 
     install_error_handlers(app)
+    if settings.emulator:
+        app.state.faults = FaultBook()
+        app.add_middleware(FaultMiddleware, book=app.state.faults, clock=app.state.clock)
     if settings.rate_limit == "missive":
         app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings.redis_url))
     # Added last so it runs first: oversized bodies are refused before anything else.

@@ -139,6 +139,9 @@ def serve(
         # Through the environment so every worker process builds the same settings.
         os.environ["MISSIVE_EMULATOR"] = "1"
     settings = Settings()
+    if settings.emulator and workers > 1:
+        # The emulator's clock and faults live in the process: N processes would disagree.
+        _fail("--emulator serves from one process: drop --workers (or set it to 1)")
     with _engine(settings) as engine:
         migrations.upgrade(engine)
     _stderr().print(f"Missive API v1 on http://{host}:{port}/v1 (database {escape(_url(engine))})")

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Consecutive failed attempts that disable a hook."
     )
 
+    web_ui: bool = Field(default=True, description="Serve the inbox web UI at `/`.")
+    web_secret: str | None = Field(
+        default=None,
+        description=(
+            "Signs the web UI's session cookies (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`). Unset: a random one per process."
+        ),
+    )
+
     webhook_allow_private: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description=(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 from starlette.responses import Response
 
-from missive_server.api import emulator_deliveries
+from missive_server.api import emulator_control, emulator_deliveries, emulator_faults
 from missive_server.api.deps import DbSession
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -25,6 +25,8 @@ from missive_server.services.outbox import OutboxEntry
 
 router = APIRouter(prefix="/_emulator", route_class=UnitOfWorkRoute, tags=["Emulator"])
 router.include_router(emulator_deliveries.router)
+router.include_router(emulator_control.router)
+router.include_router(emulator_faults.router)
 
 Participant = dict[str, Any]
 OutboxKind = Literal["mail", "channel", "send_draft"]
