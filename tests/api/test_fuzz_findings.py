@@ -68,3 +68,23 @@ def test_files_and_emulator_routes_document_their_errors(
             for status in ("400", "401", "404"):
                 schema = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert schema == envelope, (path, status)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/messages?email_message_id=a%00b",
+        "/v1/tasks?team=%00",
+        "/v1/conversations/a%00b",
+        "/v1/organizations?limit=2&x=%00",
+    ],
+)
+def test_a_nul_in_the_url_is_a_400_on_every_backend(
+    client: TestClient, factory: Factory, url: str
+) -> None:
+    _, token = factory.member(factory.organization())
+
+    response = client.get(url, headers=bearer(token))
+
+    assert response.status_code == 400
+    assert response.json() == {"error": {"message": "The URL must not contain NUL characters"}}
