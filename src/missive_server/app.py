@@ -105,9 +105,12 @@ def create_app(
     for router in V1_ROUTERS:
         v1.include_router(router)
     app.include_router(v1)
-    app.include_router(files.router)
+    # Attachment URLs carry their own token, so no 401; the request guard's errors still apply.
+    app.include_router(
+        files.router, responses={s: ERROR_RESPONSES[s] for s in (400, 404, 413, 429)}
+    )
     if settings.emulator:
-        app.include_router(emulator.router)
+        app.include_router(emulator.router, responses=ERROR_RESPONSES)
     if settings.web_ui:
         install_web_ui(app, settings)
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from missive_server.errors import BadRequest
 
 MIN_CURSOR_LIMIT = 2
+#: The largest value a BIGINT column (and SQLite's INTEGER) holds: past it the driver overflows.
+MAX_INTEGER = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ def offset_page(
         raise BadRequest("min 'limit' value is 1")
     if offset is not None and offset < 0:
         raise BadRequest("'offset' must be 0 or more")
+    if offset is not None and offset > MAX_INTEGER:
+        raise BadRequest("'offset' is too large")
     return OffsetPage(limit=min(limit or default, maximum), offset=offset or 0)
 
 
@@ -40,4 +44,6 @@ def cursor_page(limit: int | None, until: int | None, *, default: int, maximum: 
     if limit is not None and limit < MIN_CURSOR_LIMIT:
         # Missive's exact text for limit=1 (spec 1.5); nothing below 2 makes sense for a cursor.
         raise BadRequest(f"min 'limit' value is {MIN_CURSOR_LIMIT}")
+    if until is not None and abs(until) > MAX_INTEGER:
+        raise BadRequest("'until' is out of range")
     return CursorPage(limit=min(limit or default, maximum), until=until)

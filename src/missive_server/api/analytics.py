@@ -48,6 +48,8 @@ async def create_report(
     response_model=ReportEnvelope,
     summary="Fetch a completed report (404 with an empty body while it is computing, once it "
     "expired 60 s after completion, or for an unknown id)",
+    # Missive answers these 404s with no body at all (spec), not the error envelope.
+    responses={404: {"description": "Computing, expired or unknown: an empty body"}},
 )
 async def get_report(
     report_id: str, session: DbSession, actor: CurrentUser, clock: AppClock

@@ -24,14 +24,24 @@ def _size(limit: int) -> str:
     return f"{limit} bytes"
 
 
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
 class RequestGuard:
-    """Refuses oversized bodies early (413) and non-JSON bodies on the API (400)."""
+    """Refuses oversized bodies early (413), non-JSON bodies on the API and NULs in URLs (400)."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_nul(scope):
+            # PostgreSQL text cannot hold NUL: a filter or id with one would be a driver error.
+            response = error_response(400, "The URL must not contain NUL characters")
+            await response(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
