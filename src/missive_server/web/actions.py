@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from missive_server.errors import ApiError, NotFound
 from missive_server.services import conversations, web_actions
-from missive_server.web.routes import _db, _form, _signed_in, _to_sign_in
+from missive_server.web.routes import db_session, read_form, signed_in, to_sign_in
 from missive_server.web.session import csrf_ok
 
 router = APIRouter(include_in_schema=False)
@@ -19,11 +19,11 @@ router = APIRouter(include_in_schema=False)
 
 @router.post("/c/{conversation_id}/act")
 async def act(request: Request, conversation_id: str) -> Response:
-    form = await _form(request)
-    with _db(request) as session:
-        signed = _signed_in(request, session)
+    form = await read_form(request)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
         if signed is None:
-            return _to_sign_in()
+            return to_sign_in()
         actor, web = signed
         if not csrf_ok(web, form.get("csrf")):
             return Response("Invalid form token", status_code=403)

@@ -12,7 +12,14 @@ from missive_server.errors import ApiError
 from missive_server.pagination import cursor_page
 from missive_server.services import hook_deliveries, outbox, web_inbox
 from missive_server.services.hook_deliveries import SCHEDULES
-from missive_server.web.routes import _base, _db, _form, _page, _signed_in, _to_sign_in
+from missive_server.web.routes import (
+    base_context,
+    db_session,
+    read_form,
+    render_page,
+    signed_in,
+    to_sign_in,
+)
 from missive_server.web.session import csrf_ok
 
 router = APIRouter(include_in_schema=False)
@@ -24,26 +31,26 @@ PAGE_SIZE = 50
 
 @router.get("/outbox")
 async def outbox_page(request: Request) -> Response:
-    with _db(request) as session:
-        signed = _signed_in(request, session)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
         if signed is None:
-            return _to_sign_in()
+            return to_sign_in()
         actor, web = signed
         entries = outbox.list_outbox(
             session, limit=PAGE_SIZE, kinds=MESSAGE_KINDS, organization_ids=actor.organization_ids
         )
         side = web_inbox.sidebar(session, actor=actor)
-        context = _base(request, actor, web, side, active="outbox:")
+        context = base_context(request, actor, web, side, active="outbox:")
         context |= {"title": "Outbox", "entries": entries}
-        return _page(request, "outbox.html", context)
+        return render_page(request, "outbox.html", context)
 
 
 @router.get("/outbox/{item_id}/raw")
 async def outbox_raw(request: Request, item_id: str) -> Response:
-    with _db(request) as session:
-        signed = _signed_in(request, session)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
         if signed is None:
-            return _to_sign_in()
+            return to_sign_in()
         actor, _ = signed
         try:
             item = outbox.find_outbox_entry(session, item_id=item_id).item
@@ -66,33 +73,33 @@ async def outbox_raw(request: Request, item_id: str) -> Response:
 
 @router.get("/deliveries")
 async def deliveries_page(request: Request) -> Response:
-    with _db(request) as session:
-        signed = _signed_in(request, session)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
         if signed is None:
-            return _to_sign_in()
+            return to_sign_in()
         actor, web = signed
         views = hook_deliveries.list_deliveries(
             session, page=cursor_page(PAGE_SIZE, None, default=PAGE_SIZE, maximum=PAGE_SIZE),
             actor=actor,
         )  # fmt: skip
         side = web_inbox.sidebar(session, actor=actor)
-        context = _base(request, actor, web, side, active="deliveries:")
+        context = base_context(request, actor, web, side, active="deliveries:")
         context |= {
             "title": "Webhook deliveries",
             "views": views,
             "notice": request.query_params.get("notice"),
             "error": request.query_params.get("error"),
         }
-        return _page(request, "deliveries.html", context)
+        return render_page(request, "deliveries.html", context)
 
 
 @router.post("/deliveries/{delivery_id}/redeliver")
 async def redeliver(request: Request, delivery_id: str) -> Response:
-    form = await _form(request)
-    with _db(request) as session:
-        signed = _signed_in(request, session)
+    form = await read_form(request)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
         if signed is None:
-            return _to_sign_in()
+            return to_sign_in()
         actor, web = signed
         if not csrf_ok(web, form.get("csrf")):
             return Response("Invalid form token", status_code=403)

@@ -54,7 +54,7 @@ PAGE_SIZE = 25
 
 
 @contextmanager
-def _db(request: Request) -> Iterator[Session]:
+def db_session(request: Request) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session:
         yield session
@@ -64,22 +64,24 @@ def _web_session(request: Request) -> WebSession | None:
     return signer_of(request).load(request.cookies.get(COOKIE))
 
 
-def _signed_in(request: Request, session: Session) -> tuple[Principal, WebSession] | None:
+def signed_in(request: Request, session: Session) -> tuple[Principal, WebSession] | None:
     web = _web_session(request)
     principal = principal_for_user(session, web.user_id) if web else None
     return (principal, web) if principal and web else None
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
     body = (await request.body()).decode("utf-8", "replace")
     return {k: v[0] for k, v in parse_qs(body).items()}
 
 
-def _to_sign_in() -> Response:
+def to_sign_in() -> Response:
     return RedirectResponse("/sign-in", status_code=303)
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+def render_page(
+    request: Request, name: str, context: dict[str, Any], status: int = 200
+) -> Response:
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -94,16 +96,16 @@ def _sign_in(request: Request, *, error: str | None, status: int = 200) -> Respo
     settings: Settings = request.app.state.settings
     users = []
     if settings.emulator:
-        with _db(request) as session:
+        with db_session(request) as session:
             users = web_inbox.emulator_users(session)
-    return _page(request, "sign_in.html", {"error": error, "users": users}, status)
+    return render_page(request, "sign_in.html", {"error": error, "users": users}, status)
 
 
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    form = await _form(request)
-    with _db(request) as session:
+    form = await read_form(request)
+    with db_session(request) as session:
         if settings.emulator and form.get("user_id"):
             principal = principal_for_user(session, form["user_id"])
         else:
@@ -125,7 +127,7 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     if not csrf_ok(_web_session(request), form.get("csrf")):
         return Response("Invalid form token", status_code=403)
     response = RedirectResponse("/sign-in", status_code=303)
@@ -152,10 +154,10 @@ def _filters(slug: str, request: Request) -> tuple[str, conversations.MailboxFil
 
 @router.get("/m/{slug}")
 async def mailbox(request: Request, slug: str) -> Response:
-    with _db(request) as session:
-        signed = _signed_in(request, session)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
         if signed is None:
-            return _to_sign_in()
+            return to_sign_in()
         actor, web = signed
         chosen = _filters(slug, request)
         if chosen is None:
@@ -177,7 +179,7 @@ async def mailbox(request: Request, slug: str) -> Response:
         if len(found) >= PAGE_SIZE:
             query = dict(request.query_params) | {"until": str(_activity(views[-1], actor) - 1)}
             older = f"{request.url.path}?{urlencode(query)}"
-        context = _base(request, actor, web, side, active=_active(slug, request))
+        context = base_context(request, actor, web, side, active=_active(slug, request))
         context |= {
             "title": title,
             "views": views,
@@ -185,7 +187,7 @@ async def mailbox(request: Request, slug: str) -> Response:
             "older": older,
             "me": actor.user_id,
         }
-        return _page(request, "mailbox.html", context)
+        return render_page(request, "mailbox.html", context)
 
 
 def _activity(view: Any, actor: Principal) -> int:
@@ -209,7 +211,7 @@ def _active(slug: str, request: Request) -> str:
     return slug + ":" + request.query_params.get("team", request.query_params.get("label", ""))
 
 
-def _base(
+def base_context(
     request: Request, actor: Principal, web: WebSession, side: web_inbox.Sidebar, *, active: str
 ) -> dict[str, Any]:
     return {
@@ -224,16 +226,16 @@ def _base(
 
 
 def _not_found(request: Request, session: Session, actor: Principal, web: WebSession) -> Response:
-    context = _base(request, actor, web, web_inbox.sidebar(session, actor=actor), active="")
-    return _page(request, "not_found.html", context, status=404)
+    context = base_context(request, actor, web, web_inbox.sidebar(session, actor=actor), active="")
+    return render_page(request, "not_found.html", context, status=404)
 
 
 @router.get("/c/{conversation_id}")
 async def conversation(request: Request, conversation_id: str) -> Response:
-    with _db(request) as session:
-        signed = _signed_in(request, session)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
         if signed is None:
-            return _to_sign_in()
+            return to_sign_in()
         actor, web = signed
         try:
             found = conversations.get_visible_conversation(
@@ -245,9 +247,9 @@ async def conversation(request: Request, conversation_id: str) -> Response:
             return RedirectResponse(f"/c/{found.id}", status_code=303)
         view = load_views(session, [found], actor=actor)[0]
         entries = web_inbox.timeline(session, actor=actor, conversation_id=found.id)
-        context = _base(
+        context = base_context(
             request, actor, web, web_inbox.sidebar(session, actor=actor), active="conversation:"
         )
         context |= {"view": view, "entries": entries, "conversation": found}
         context["members"] = web_actions.members(session, found.organization_id)  # actions form
-        return _page(request, "conversation.html", context)
+        return render_page(request, "conversation.html", context)
