@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from missive_server.app import build_worker, http_client
+from missive_server.cli_bench import bench_data_command
 from missive_server.cli_contacts import contact_books_app, contacts_app
 from missive_server.clock import SystemClock
 from missive_server.db import migrate as migrations
@@ -56,6 +57,7 @@ token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=Tr
 app.add_typer(token_app, name="token")
 app.add_typer(contact_books_app, name="contact-books")
 app.add_typer(contacts_app, name="contacts")
+app.command("bench-data")(bench_data_command)
 
 
 def main() -> None:

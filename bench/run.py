@@ -1,0 +1,256 @@
+"""Benchmark the API against its baseline on one database (bench/README.md has the results).
+
+    .venv/bin/python bench/run.py --database-url sqlite:////tmp/bench/10k.db --conversations 10000
+
+1. When the database has no conversations, fills it with ``missive-server bench-data
+   --conversations N`` (one owner, N conversations of 2 inbound emails, N/10 contacts).
+2. Samples 2,000 conversation and message ids and a few contacts to search for.
+3. Serves ``bench/baseline.py`` (bare ASGI, one INSERT or one primary-key SELECT per request)
+   and runs wrk against its insert and read.
+4. Serves ``missive-server serve`` (one process, ``MISSIVE_RATE_LIMIT=off``,
+   ``MISSIVE_RUN_WORKER=false`` so sent drafts stay queued in the outbox) and runs every
+   endpoint script.
+5. Prints a Markdown table (requests/s, p50, p99, the ratio to the baseline's insert or read,
+   non-2xx responses, load average) and writes it as JSON next to the table (``--json``).
+
+wrk runs on the same machine: ``-t2 -c16 -d{--duration}s --latency`` (``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from missive_server.db import migrate
+from missive_server.db.engine import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "missive_pat-bench-data"
+
+
+@dataclass
+class Script:
+    name: str
+    label: str
+    lua: str
+    baseline: str | None = None  # the baseline script this one is compared with
+    env: dict[str, str] | None = None
+
+
+@dataclass
+class Result:
+    name: str
+    label: str
+    rps: float
+    p50: str
+    p99: str
+    ratio: float | None
+    non_2xx: int
+    load: str
+
+
+def sample(url: str, directory: Path) -> dict[str, str]:
+    """Id files for the Lua scripts, and the contact searches (selective and broad)."""
+    engine = make_engine(url)
+    with engine.connect() as c:
+        for table in ("conversations", "messages"):
+            ids = c.scalars(text(f"SELECT id FROM {table} ORDER BY random() LIMIT 2000"))
+            (directory / table).write_text("\n".join(ids))
+        book = c.scalar(text("SELECT id FROM contact_books WHERE name = 'Customers'"))
+        people = c.execute(
+            text(
+                "SELECT c.first_name, e.value, p.value FROM contacts c "
+                "JOIN contact_infos e ON e.contact_id = c.id AND e.kind = 'email' "
+                "JOIN contact_infos p ON p.contact_id = c.id AND p.kind = 'phone_number' "
+                "WHERE c.contact_book_id = :book ORDER BY c.id LIMIT 3"
+            ),
+            {"book": book},
+        ).all()
+    engine.dispose()
+    selective = [email for _, email, _ in people] + [
+        re.sub(r"\D", "", phone)[1:] for _, _, phone in people
+    ]
+    return {
+        "book": str(book),
+        "selective": ",".join(selective),
+        "broad": ",".join(first.lower() for first, _, _ in people),
+    }
+
+
+def wait_up(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(150):
+        if process.poll() is not None:
+            raise SystemExit(f"the server on port {port} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # 401 or 404: it answers
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"nothing answered on port {port}")
+
+
+def serving(argv: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        argv, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sys.stderr
+    )
+    wait_up(port, "/", process)
+    return process
+
+
+def wrk(script: Script, port: int, duration: int, env: dict[str, str]) -> Result:
+    out = subprocess.run(
+        [
+            *("wrk", "-t2", "-c16", f"-d{duration}s", "--latency"),
+            *("-s", f"bench/{script.lua}.lua", f"http://127.0.0.1:{port}"),
+        ],
+        env={**os.environ, "TOKEN": TOKEN, **env, **(script.env or {})},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def find(pattern: str, default: str = "?") -> str:
+        match = re.search(pattern, out)
+        return match.group(1) if match else default
+
+    load = Path("/proc/loadavg").read_text().split()[0]
+    return Result(
+        name=script.name,
+        label=script.label,
+        rps=float(find(r"Requests/sec:\s+([\d.]+)", "0")),
+        p50=find(r"50%\s+(\S+)"),
+        p99=find(r"99%\s+(\S+)"),
+        ratio=None,
+        non_2xx=int(find(r"Non-2xx or 3xx responses: (\d+)", "0")),
+        load=load,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per script")
+    parser.add_argument("--port", type=int, default=8112)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--only", help="comma-separated script names to run")
+    args = parser.parse_args()
+
+    engine = make_engine(args.database_url)
+    migrate.upgrade(engine)
+    with engine.connect() as c:
+        have = c.scalar(text("SELECT count(*) FROM conversations"))
+    engine.dispose()
+    if not have:
+        subprocess.run(
+            [
+                *(str(ROOT / ".venv/bin/missive-server"), "bench-data"),
+                *("--conversations", str(args.conversations)),
+            ],
+            env={**os.environ, "MISSIVE_DATABASE_URL": args.database_url},
+            check=True,
+        )
+    directory = Path(tempfile.mkdtemp(prefix="missive-bench-"))
+    found = sample(args.database_url, directory)
+    conversations, messages = str(directory / "conversations"), str(directory / "messages")
+    contacts = {"BOOK": found["book"]}
+    baseline = [
+        Script("baseline_insert", "baseline: one INSERT", "baseline_insert"),
+        Script("baseline_read", "baseline: one primary-key SELECT", "baseline_read"),
+    ]
+    api = [
+        Script("post_create", "`POST /v1/posts`", "post_create", "baseline_insert"),
+        Script("draft_send", "`POST /v1/drafts` `send: true`", "draft_send", "baseline_insert"),
+        Script("inbox_list", "`GET /v1/conversations?inbox=true&limit=50`", "inbox_list"),
+        Script("conversation_get", "`GET /v1/conversations/:id`", "conversation_get"),
+        Script("message_get", "`GET /v1/messages/:id`", "message_get"),
+        Script(
+            "contacts_search",
+            "`GET /v1/contacts?search=` (an email or phone number)",
+            "contacts_search",
+            env={**contacts, "SEARCHES": found["selective"]},
+        ),
+        Script(
+            "contacts_search_name",
+            "`GET /v1/contacts?search=` (a first name, ~1 % of contacts)",
+            "contacts_search",
+            env={**contacts, "SEARCHES": found["broad"]},
+        ),
+    ]
+    for script in api:
+        if (
+            script.name in ("inbox_list", "conversation_get", "message_get")
+            or script.lua == "contacts_search"
+        ):
+            script.baseline = script.baseline or "baseline_read"
+    only = set(args.only.split(",")) if args.only else None
+    ids = {"IDS": conversations}
+    results: dict[str, Result] = {}
+    python = str(ROOT / ".venv/bin/python")
+    uvicorn = [python, "-m", "uvicorn", "--factory", "--loop", "uvloop", "--http", "httptools"]
+    server = serving(
+        [*uvicorn, "--port", str(args.port), "--no-access-log", "bench.baseline:build_app"],
+        {"BASELINE_DATABASE_URL": args.database_url, "PYTHONPATH": str(ROOT)},
+        args.port,
+    )
+    try:
+        for script in baseline:
+            results[script.name] = wrk(script, args.port, args.duration, ids)
+    finally:
+        server.terminate()
+        server.wait(10)
+    server = serving(
+        [str(ROOT / ".venv/bin/missive-server"), "serve", "--port", str(args.port)],
+        {
+            "MISSIVE_DATABASE_URL": args.database_url,
+            "MISSIVE_RATE_LIMIT": "off",
+            "MISSIVE_RUN_WORKER": "false",
+        },
+        args.port,
+    )
+    try:
+        for script in api:
+            if only and script.name not in only:
+                continue
+            env = {"IDS": messages if script.name == "message_get" else conversations}
+            result = wrk(script, args.port, args.duration, env)
+            if script.baseline:
+                result.ratio = round(result.rps / results[script.baseline].rps, 4)
+            results[script.name] = result
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    print(f"\n{args.database_url}, wrk -t2 -c16 -d{args.duration}s\n")
+    print("| script | req/s | p50 | p99 | ratio to baseline | non-2xx | load |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results.values():
+        ratio = f"{r.ratio:.1%}" if r.ratio is not None else ""
+        print(
+            f"| {r.label} | {r.rps:,.0f} | {r.p50} | {r.p99} | {ratio} | {r.non_2xx} | {r.load} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results.values()], indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
