@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Exists, Select, and_, exists, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
@@ -112,16 +112,18 @@ def get_visible_conversation(
     return conversation
 
 
+_HAS_ACCESS = select(ConversationUser.user_id).where(
+    ConversationUser.conversation_id == bindparam("conversation_id"),
+    ConversationUser.user_id == bindparam("user_id"),
+)
+_BY_IDS = select(Conversation).where(Conversation.id.in_(bindparam("ids", expanding=True)))
+
+
 def has_access(session: Session, *, actor: Principal, conversation_id: str) -> bool:
-    return (
-        session.scalar(
-            select(ConversationUser.user_id).where(
-                ConversationUser.conversation_id == conversation_id,
-                ConversationUser.user_id == actor.user_id,
-            )
-        )
-        is not None
-    )
+    # Built once, run through Core: on every conversation request (docs/architecture.md,
+    # "Performance notes").
+    params = {"conversation_id": conversation_id, "user_id": actor.user_id}
+    return session.connection().execute(_HAS_ACCESS, params).first() is not None
 
 
 def list_conversations(
@@ -141,7 +143,7 @@ def list_conversations(
         page=page,
     )
     ids = [row[0] for row in rows]
-    found = {c.id: c for c in session.scalars(select(Conversation).where(Conversation.id.in_(ids)))}
+    found = {c.id: c for c in session.scalars(_BY_IDS, {"ids": ids})}
     return [found[i] for i in ids]
 
 

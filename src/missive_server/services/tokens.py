@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal, hash_token, hashes_match, new_token
@@ -11,16 +11,20 @@ from missive_server.errors import NotFound
 from missive_server.ids import new_id
 from missive_server.services.principals import principal_from_rows, user_with_memberships
 
+#: Built once: every request runs it, and building a statement and its cache key each time cost
+#: more than executing it (bench/cpu_per_request.py; docs/architecture.md, "Performance notes").
+_AUTHENTICATE = (
+    user_with_memberships()
+    .add_columns(ApiToken.token_hash)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
+
 
 def authenticate(session: Session, token: str) -> Principal | None:
     """One round trip: the token's user joined with every membership."""
-    token_hash = hash_token(token)
-    rows = session.execute(
-        user_with_memberships()
-        .add_columns(ApiToken.token_hash)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-    ).all()
+    # Plain columns: the Core path skips the ORM's result machinery, which only entities need.
+    rows = session.connection().execute(_AUTHENTICATE, {"token_hash": hash_token(token)}).all()
     if not rows or not hashes_match(rows[0][-1], token):
         return None
     return principal_from_rows(rows)
