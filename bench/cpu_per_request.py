@@ -4,11 +4,13 @@ work shares the machine (wrk's req/s does). For before/after comparisons of an o
 wrk through bench/run.py stays the measure of record.
 
     .venv/bin/python bench/cpu_per_request.py --database-url sqlite:////tmp/bench/10k.db
-    # --requests 2000 per endpoint; --only conversation_get,post_create; --profile FILE.html
-    # (pyinstrument over the whole run, when it is installed)
+    # --requests 2000 per endpoint; --only conversation_get,post_create
+    # --profile FILE: cProfile statistics of the timed requests (python -m pstats FILE)
 
 Uses a dataset made by ``missive-server bench-data`` (its token) and prints, per endpoint,
-the CPU µs per request (``time.process_time``; best and median batch of 100) and the statements per request.
+the CPU µs per request (``time.process_time``; best and median batch of 100), the statements
+per request, and the Python function calls per request (deterministic: compare those across
+versions when the machine is busy).
 """
 
 from __future__ import annotations
@@ -160,22 +162,19 @@ def main() -> None:
     chosen = requests(conversations, messages)
     if args.only:
         chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
-    profiler = None
-    if args.profile:
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.0005)
-        profiler.start()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
     print(f"{'endpoint':<18} {'best µs':>8} {'median µs':>10} {'statements':>11} {'calls':>7}")
     for name, make in chosen.items():
         best, median = asyncio.run(measure(app, make, args.requests, counter))
         per = counter[0] / (args.requests // 100 * 100)
-        calls = asyncio.run(python_calls(app, make, 100))
-        print(f"{name:<18} {best:8.0f} {median:10.0f} {per:11.1f} {calls:7.0f}")
+        # One profiler at a time: with --profile the calls column is left out.
+        calls = "-" if profiler else f"{asyncio.run(python_calls(app, make, 100)):.0f}"
+        print(f"{name:<18} {best:8.0f} {median:10.0f} {per:11.1f} {calls:>7}")
     if profiler is not None:
-        profiler.stop()
-        with open(args.profile, "w", encoding="utf-8") as out:
-            out.write(profiler.output_html())
+        profiler.disable()
+        profiler.dump_stats(args.profile)
 
 
 if __name__ == "__main__":

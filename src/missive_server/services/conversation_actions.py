@@ -281,6 +281,8 @@ def _unassign(access: _Access, user_ids: Sequence[str]) -> bool:
 def _move(conversation: Conversation, actions: ConversationActions, access: _Access) -> list[str]:
     """Apply the moves; the events of the ones that changed something (a ``close`` of a
     conversation closed everywhere already is no ``conversation_closed``)."""
+    if not (actions.add_to_inbox or actions.add_to_team_inbox or actions.close or actions.reopen):
+        return []  # nothing moves: no need to load the users (most posts and messages)
     has_team = conversation.team_id is not None
     before = _closed_places(conversation, access)
     if actions.add_to_inbox:

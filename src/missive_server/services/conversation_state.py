@@ -7,8 +7,18 @@ the denormalised copies used by mailbox lists (see db/models/conversations.py) s
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import (
@@ -61,17 +71,23 @@ def grant_access(
     return added
 
 
+#: Built once: every post, message and draft runs them (docs/architecture.md, "Performance
+#: notes"). ORM updates, so rows already in the session see the new time too.
+_TOUCH = [
+    update(model)
+    .where(model.conversation_id == bindparam("conversation"))
+    .values(last_activity_at=bindparam("at"))
+    for model in (ConversationUser, ConversationLabel)
+]
+
+
 def touch(session: Session, conversation: Conversation, at: int) -> None:
     """Move ``last_activity_at`` forward (never back) on the conversation and its list copies."""
     if at <= conversation.last_activity_at:
         return
     conversation.last_activity_at = at
-    for model in (ConversationUser, ConversationLabel):
-        session.execute(
-            update(model)
-            .where(model.conversation_id == conversation.id)
-            .values(last_activity_at=at)
-        )
+    for stmt in _TOUCH:
+        session.execute(stmt, {"conversation": conversation.id, "at": at})
 
 
 def reopen_for_reply(
@@ -110,58 +126,53 @@ def reopen_for_reply(
 
 def refresh_summary(session: Session, conversation: Conversation) -> None:
     """Recompute counts, authors and latest subject from the data (not incrementally)."""
-    cid = conversation.id
-    sent = (Message.conversation_id == cid) & Message.draft.is_(False)
-    drafts = (Message.conversation_id == cid) & Message.draft.is_(True)
-    messages_count, latest_subject = _message_facts(session, cid)
-    conversation.messages_count = messages_count
-    conversation.latest_message_subject = latest_subject
-    conversation.attachments_count = (
-        session.scalar(
-            select(func.count())
-            .select_from(Attachment)
-            .join(Message, Message.id == Attachment.message_id)
-            .where(sent)
-        )
-        or 0
-    )
-    conversation.drafts_count = (
-        session.scalar(
-            select(func.count()).select_from(Message).where(drafts, Message.send_at.is_(None))
-        )
-        or 0
-    )
-    conversation.send_later_messages_count = (
-        session.scalar(
-            select(func.count()).select_from(Message).where(drafts, Message.send_at.is_not(None))
-        )
-        or 0
-    )
-    # Subtasks only: a tasked conversation's own task (type "conversation") is not one of them.
-    tasks_count, completed = session.execute(
-        select(func.count(), func.count().filter(Task.state == "closed")).where(
-            Task.conversation_id == cid, Task.type == "task"
-        )
-    ).one()
-    conversation.tasks_count, conversation.completed_tasks_count = tasks_count, completed
-    conversation.authors = _authors(session, cid)
+    facts = session.connection().execute(_SUMMARY, {"conversation": conversation.id}).one()
+    sent, latest_sent, latest_draft, attachments, drafts, later, tasks, completed = facts
+    conversation.messages_count = sent or 0
+    # A conversation holding only drafts is titled by its newest draft until something is sent
+    # (docs/compatibility.md).
+    conversation.latest_message_subject = latest_sent if sent else latest_draft
+    conversation.attachments_count = attachments or 0
+    conversation.drafts_count = drafts or 0
+    conversation.send_later_messages_count = later or 0
+    conversation.tasks_count, conversation.completed_tasks_count = tasks or 0, completed or 0
+    conversation.authors = _authors(session, conversation.id)
 
 
-def _message_facts(session: Session, conversation_id: str) -> tuple[int, str | None]:
-    """How many messages were sent, and the latest subject. A conversation holding only drafts
-    is titled by its newest draft until something is sent (docs/compatibility.md)."""
-    count = session.scalar(
-        select(func.count()).where(
-            Message.conversation_id == conversation_id, Message.draft.is_(False)
-        )
+def _summary_statement() -> Select[Any]:
+    """Every count and subject of the summary in one round trip (each a scalar subquery on the
+    conversation's index), built once: every sent message and draft refreshes a summary."""
+    cid: BindParameter[str] = bindparam("conversation")
+    m = Message
+    sent = (m.conversation_id == cid) & m.draft.is_(False)
+    drafts = (m.conversation_id == cid) & m.draft.is_(True)
+    newest = (m.delivered_at.desc(), m.created_at.desc())
+
+    def count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+        return select(func.count()).select_from(m).where(*where).scalar_subquery()
+
+    def tasks(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+        # Subtasks only: a tasked conversation's own task (type "conversation") is not one.
+        subtasks = (Task.conversation_id == cid) & (Task.type == "task")
+        return select(func.count()).select_from(Task).where(subtasks, *where).scalar_subquery()
+
+    return select(
+        count(sent),
+        select(m.subject).where(sent).order_by(*newest).limit(1).scalar_subquery(),
+        select(m.subject).where(drafts).order_by(*newest).limit(1).scalar_subquery(),
+        select(func.count())
+        .select_from(Attachment)
+        .join(m, m.id == Attachment.message_id)
+        .where(sent)
+        .scalar_subquery(),
+        count(drafts, m.send_at.is_(None)),
+        count(drafts, m.send_at.is_not(None)),
+        tasks(),
+        tasks(Task.state == "closed"),
     )
-    latest = session.scalar(
-        select(Message.subject)
-        .where(Message.conversation_id == conversation_id, Message.draft.is_(bool(not count)))
-        .order_by(Message.delivered_at.desc(), Message.created_at.desc())
-        .limit(1)
-    )
-    return count or 0, latest
+
+
+_SUMMARY = _summary_statement()
 
 
 def _authors(session: Session, conversation_id: str) -> list[dict[str, object]]:
