@@ -165,6 +165,7 @@ def serve(
             workers=workers,
             loop="uvloop",
             http="httptools",
+            access_log=settings.access_log,
         )
 
 

@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         default=True, description="Run the delivery worker as a thread inside `serve`."
     )
+    access_log: bool = Field(
+        default=True,
+        description=(
+            "Log one line per request (uvicorn's access log). Off saves ~3 % of CPU per request "
+            "where a reverse proxy logs requests already."
+        ),
+    )
     webhook_retry_schedule: Literal["missive", "extended"] = Field(
         default="missive",
         description=(

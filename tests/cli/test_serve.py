@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 STARTUP_SECONDS = 20
 
@@ -88,3 +89,35 @@ def test_several_workers_without_redis_warn_of_separate_budgets(tmp_path: Path) 
     text = " ".join(output.decode().split())  # rich may wrap the line
     assert "Warning: 2 worker processes without MISSIVE_REDIS_URL" in text
     assert "2 times the configured requests" in text
+
+
+@pytest.mark.parametrize(("setting", "logged"), [(None, True), ("false", False)])
+def test_the_access_log_is_on_unless_turned_off(
+    tmp_path: Path, setting: str | None, logged: bool
+) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "MISSIVE_ACCESS_LOG"},
+        "MISSIVE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "MISSIVE_RUN_WORKER": "false",
+        **({"MISSIVE_ACCESS_LOG": setting} if setting else {}),
+    }
+    server = subprocess.Popen(
+        [*command(), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/v1/organizations", server).status_code == 401
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/users", timeout=5).status_code == 401
+    finally:
+        server.terminate()
+        try:
+            output, _ = server.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate()
+    text = output.decode()
+    assert "Uvicorn running on" in text or "Application startup complete" in text
+    assert ('"GET /v1/users HTTP/1.1" 401' in text) is logged, text
