@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs during the load (3).")
     parser.add_argument("--seed", type=int, help="Random seed of the kill moments.")
     parser.add_argument(
-        "--drain-timeout", type=float, default=60.0, help="Seconds to wait for deliveries (60)."
+        "--drain-timeout", type=float, default=120.0, help="Seconds to wait for deliveries (120)."
     )
     parser.add_argument("--log-dir", type=Path, help="Keep serve.log here (default: a temp dir).")
     parser.add_argument(

@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import make_url
+from sqlalchemy import Engine, func, make_url, select
 
+from missive_server.db.engine import make_engine
+from missive_server.db.models import OutboxItem
 from tests.cli.test_serve import command, free_port
 from tests.delivery.mail_support import Relay, parse, running
 from tests.delivery.webhook_receiver import WebhookReceiver
@@ -68,6 +70,8 @@ SEED_DOCUMENT: dict[str, Any] = {
 }
 STARTUP_SECONDS = 30
 REQUEST_TIMEOUT = 10.0
+#: The longest a stretch of uptime may go without any write acknowledged (then the run fails).
+STRETCH_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class CrashConfig:
     writes: int | None = None
     kills: int = 3
     seed: int | None = None
-    drain_timeout: float = 60.0
+    drain_timeout: float = 120.0
     #: ``MISSIVE_WORKER_POLL_SECONDS`` of the server.
     poll_seconds: float = 0.2
     #: ``MISSIVE_DELIVERY_LEASE_SECONDS``: rows claimed by a killed server wait this long
@@ -87,8 +91,6 @@ class CrashConfig:
     lease_seconds: int = 5
     #: Where ``serve.log`` (every run of the server, appended) goes; a temporary file if None.
     log_dir: Path | None = None
-    #: Extra environment of the server.
-    server_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -162,6 +164,9 @@ class Report:
     #: Writes with two distinct deliveries of their event (queued twice: a bug).
     webhooks_queued_twice: list[str]
     unacknowledged_webhooks: int
+    #: Outbox rows after the drain by (kind, status): a lost mail or webhook with a row still
+    #: ``pending`` was only slow (raise ``drain_timeout``); one without any row was never queued.
+    outbox: Counter[tuple[str, str]] = field(default_factory=Counter)
     seconds: float = 0.0
     #: Writes acknowledged before the first kill, between kills, after the last one.
     acknowledged_by_stretch: list[int] = field(default_factory=list)
@@ -170,7 +175,8 @@ class Report:
 
     @property
     def losses(self) -> int:
-        return sum(
+        """Acknowledged writes missing or undelivered, and queued rows never delivered."""
+        return self.outbox_not_sent + sum(
             len(found)
             for found in (
                 self.missing_posts,
@@ -180,6 +186,11 @@ class Report:
                 self.lost_webhooks,
             )
         )
+
+    @property
+    def outbox_not_sent(self) -> int:
+        """Rows still pending, or failed, after the drain: queued work that was not delivered."""
+        return sum(n for (_, status), n in self.outbox.items() if status != "sent")
 
     @property
     def ok(self) -> bool:
@@ -205,11 +216,14 @@ class Report:
             f"webhooks            {self.webhooks} received, {self.duplicate_webhooks} duplicates, "
             f"{self.unacknowledged_webhooks} of unacknowledged writes, "
             f"{len(self.webhooks_queued_twice)} queued twice",
+            "outbox after drain  "
+            + ", ".join(f"{kind} {state}: {n}" for (kind, state), n in sorted(self.outbox.items())),
             f"missing posts       {len(self.missing_posts)}",
             f"missing drafts      {len(self.missing_drafts)}",
             f"drafts not sent     {len(self.not_sent)}",
             f"lost mails          {len(self.lost_mails)}",
             f"lost webhooks       {len(self.lost_webhooks)}",
+            f"outbox not sent     {self.outbox_not_sent}",
             f"LOSSES              {self.losses}",
         ]
         for name in ("missing_posts", "missing_drafts", "not_sent", "lost_mails", "lost_webhooks"):
@@ -393,7 +407,6 @@ def server_env(config: CrashConfig, relay: Relay, receiver: WebhookReceiver) -> 
         # Below the lease: an attempt still running when its lease ends could be sent twice.
         "MISSIVE_WEBHOOK_TIMEOUT_SECONDS": str(max(1, config.lease_seconds - 2)),
         "MISSIVE_WEB_UI": "false",
-        **config.server_env,
     }
 
 
@@ -410,19 +423,8 @@ def run(config: CrashConfig, progress: Callable[[str], None] = lambda _: None) -
     rng = random.Random(config.seed)
     with ExitStack() as stack:
         relay, receiver = stack.enter_context(sinks())
-        env = server_env(config, relay, receiver)
-        cli("migrate", env=env)
-        seeded = json.loads(cli("seed", "-", env=env, stdin=json.dumps(SEED_DOCUMENT)))
-        organization = seeded["organizations"][ORGANIZATION]
-        log_dir = config.log_dir or Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="missive-crash-"))
-        )
-        server = Server(env, free_port(), log_dir / "serve.log")
-        stack.callback(server.stop)
-        server.start()
-        create_hooks(server.base, organization, receiver)
+        server, organization = _prepare(config, stack, relay, receiver)
         progress(f"serving on {server.base}; log {server.log}")
-
         ledger, stop = Ledger(), threading.Event()
         threads = [
             threading.Thread(
@@ -441,13 +443,34 @@ def run(config: CrashConfig, progress: Callable[[str], None] = lambda _: None) -
                 thread.join(REQUEST_TIMEOUT + 5)
         seconds = time.monotonic() - started
         progress(f"load done: {ledger.count()} attempts in {seconds:.1f} s; draining")
+        engine = make_engine(config.database_url)
+        stack.callback(engine.dispose)
         drain_started = time.monotonic()
-        _drain(config, server.base, ledger, relay, receiver)
+        _drain(config, engine, ledger, relay, receiver)
         drain_seconds = time.monotonic() - drain_started
         report = _report(config, ledger, relay, receiver, server.base)
+        report.outbox = outbox_counts(engine)
     report.seconds, report.down_seconds, report.drain_seconds = seconds, down, drain_seconds
     report.acknowledged_by_stretch = stretches
     return report
+
+
+def _prepare(
+    config: CrashConfig, stack: ExitStack, relay: Relay, receiver: WebhookReceiver
+) -> tuple[Server, str]:
+    """Migrate and seed with the CLI, start the server, create the hooks: (server, org id)."""
+    env = server_env(config, relay, receiver)
+    cli("migrate", env=env)
+    seeded = json.loads(cli("seed", "-", env=env, stdin=json.dumps(SEED_DOCUMENT)))
+    organization: str = seeded["organizations"][ORGANIZATION]
+    log_dir = config.log_dir or Path(
+        stack.enter_context(tempfile.TemporaryDirectory(prefix="missive-crash-"))
+    )
+    server = Server(env, free_port(), log_dir / "serve.log")
+    stack.callback(server.stop)
+    server.start()
+    create_hooks(server.base, organization, receiver)
+    return server, organization
 
 
 def _load(
@@ -459,7 +482,9 @@ def _load(
     progress: Callable[[str], None],
 ) -> tuple[float, list[int]]:
     """Kill and restart at the kill points. Returns the seconds the server was down and the
-    acknowledged writes between start, kills and end (one figure per stretch of uptime)."""
+    acknowledged writes between start, kills and end (one figure per stretch of uptime).
+    A stretch ends only once it has acknowledged a write: a kill before the restarted server
+    took any load would test nothing."""
     down, marks = 0.0, [0]
 
     def position() -> float:
@@ -467,9 +492,19 @@ def _load(
             return float(ledger.acknowledged_count())
         return time.monotonic() - started - down
 
-    for number, point in enumerate(kill_points(config, rng), 1):
+    def wait_for(point: float) -> None:
         while position() < point:
             time.sleep(0.005)
+        deadline = time.monotonic() + STRETCH_TIMEOUT
+        while ledger.acknowledged_count() == marks[-1]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"no write acknowledged in {STRETCH_TIMEOUT} s; see {server.log}"
+                )
+            time.sleep(0.005)
+
+    for number, point in enumerate(kill_points(config, rng), 1):
+        wait_for(point)
         server.kill()
         killed = time.monotonic()
         marks.append(ledger.acknowledged_count())
@@ -479,9 +514,7 @@ def _load(
             f"kill {number}/{config.kills} after {marks[-1]} acknowledged "
             f"writes; up again after {time.monotonic() - killed:.1f} s"
         )
-    end = float(config.writes) if config.writes is not None else config.duration
-    while position() < end:
-        time.sleep(0.01)
+    wait_for(float(config.writes) if config.writes is not None else config.duration)
     marks.append(ledger.acknowledged_count())
     return down, [b - a for a, b in pairwise(marks)]
 
@@ -535,32 +568,19 @@ def _expected_webhooks(ledger: Ledger) -> set[str]:
 
 
 def _drain(
-    config: CrashConfig, base: str, ledger: Ledger, relay: Relay, receiver: WebhookReceiver
+    config: CrashConfig, engine: Engine, ledger: Ledger, relay: Relay, receiver: WebhookReceiver
 ) -> None:
-    """Until every acknowledged draft's mail and every expected webhook arrived, and every
-    acknowledged draft reads ``delivery_status: sent``; at most ``drain_timeout``."""
-    drafts = ledger.acknowledged("draft")
-    want_mail = {a.key for a in drafts}
+    """Until every acknowledged draft's mail and every expected webhook arrived and no outbox
+    row is pending any more (rows of unacknowledged writes included); at most
+    ``drain_timeout``."""
+    want_mail = {a.key for a in ledger.acknowledged("draft")}
     want_hooks = _expected_webhooks(ledger)
-    unsent = {str(a.id) for a in drafts}
     deadline = time.monotonic() + config.drain_timeout
-    with httpx.Client(base_url=base, headers=bearer(), timeout=REQUEST_TIMEOUT) as client:
-        while time.monotonic() < deadline:
-            delivered = want_mail <= set(_mails(relay))
-            hooked = want_hooks <= set(_webhooks(receiver))
-            if delivered and hooked:
-                unsent = {i for i in unsent if _delivery_status(client, i) != "sent"}
-                if not unsent:
-                    return
-            time.sleep(0.2)
-
-
-def _delivery_status(client: httpx.Client, message_id: str) -> str | None:
-    response = client.get(f"/v1/messages/{message_id}")
-    if response.status_code != 200:
-        return None
-    status: str | None = response.json()["messages"].get("delivery_status")
-    return status
+    while time.monotonic() < deadline:
+        arrived = want_mail <= set(_mails(relay)) and want_hooks <= set(_webhooks(receiver))
+        if arrived and not any(s == "pending" for _, s in outbox_counts(engine)):
+            return
+        time.sleep(0.2)
 
 
 def _report(
@@ -623,6 +643,17 @@ def _read_back(
             elif response.json()["messages"].get("delivery_status") != "sent":
                 not_sent.append(str(draft.id))
     return missing_posts, missing_drafts, not_sent
+
+
+def outbox_counts(engine: Engine) -> Counter[tuple[str, str]]:
+    """Read straight from the database: the API shows no outbox (outside the emulator)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(OutboxItem.kind, OutboxItem.status, func.count()).group_by(
+                OutboxItem.kind, OutboxItem.status
+            )
+        )
+        return Counter({(kind, status): n for kind, status, n in rows})
 
 
 def _redacted(url: str) -> str:
