@@ -5,8 +5,8 @@ restart it, and check that nothing acknowledged is lost.
     .venv/bin/python bench/crash_test.py \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/crash --clients 8 --kills 5
 
-The database should be empty (the script migrates and seeds it; an existing seed is reused, but
-its earlier posts and drafts do not count). An aiosmtpd relay and an HTTP webhook receiver run
+The database must be empty: the script migrates and seeds it (and refuses one that held an
+earlier run). An aiosmtpd relay and an HTTP webhook receiver run
 on loopback. The logic is ``tests/crash/support.py``, which ``tests/crash`` runs at small
 scale on both backends. Prints a summary; exits 1 on any loss. See bench/CRASH.md.
 """

@@ -6,7 +6,7 @@ Used by ``tests/crash/test_crash_safety.py`` (small scale, both backends) and by
 
 What runs, all real and on loopback: an aiosmtpd relay (``MISSIVE_SMTP_URL``), a threaded HTTP
 webhook receiver, and ``missive-server serve`` as a subprocess with its delivery worker thread.
-The database is migrated and seeded with ``missive-server migrate`` and ``missive-server seed``;
+The database is migrated and seeded by ``missive-server seed`` (which applies the migrations);
 two organization hooks are created through ``POST /v1/hooks``:
 
 - ``conversation_closed``: each post goes into a new conversation with ``close: true``;
@@ -16,11 +16,14 @@ Client threads write posts and drafts in turn; each attempt has a unique key (in
 text, in the draft's recipient address), so what reaches the sinks is matched to the writes.
 The kills come at random moments (``random.Random(seed)``); while the server is down clients
 keep trying and their failures are counted. At the end, with the server up, the run waits (at
-most ``drain_timeout``) for the mail and webhooks of every acknowledged write, then reads every
-acknowledged post and draft back through the API.
+most ``drain_timeout``) for the mail and webhooks of every acknowledged write and for an outbox
+with nothing pending, then reads every acknowledged post and draft back through the API.
 
-Delivery is at-least-once: a kill between the relay's 250 (or the receiver's 200) and the
-worker's commit sends that item again after the restart. Duplicates are counted, not failures.
+Rows the killed server had claimed stay leased for ``MISSIVE_DELIVERY_LEASE_SECONDS`` (120 s in
+production, a few seconds here) before the restarted worker takes them again. Delivery is
+at-least-once: a kill between the relay's 250 (or the receiver's 200) and the worker's commit
+sends that item again. Such repeats are counted, not failures; a write whose mail or webhook
+arrives as two different deliveries (queued twice) would be a bug.
 """
 
 from __future__ import annotations
@@ -365,6 +368,13 @@ def client_loop(
 
 
 def create_hooks(base: str, organization: str, receiver: WebhookReceiver) -> None:
+    """The run's two hooks. A database that has hooks already held an earlier run: its hooks
+    would deliver every event twice, and its outbox rows would count in this run's figures."""
+    existing = httpx.get(f"{base}/v1/hooks", headers=bearer(), timeout=REQUEST_TIMEOUT)
+    if existing.status_code != 200 or existing.json()["hooks"]:
+        raise RuntimeError(
+            "the database already holds a crash run (or is unusable): use an empty one"
+        )
     for hook_type in ("conversation_closed", "outgoing_email"):
         response = httpx.post(
             f"{base}/v1/hooks",
@@ -393,7 +403,7 @@ def sinks() -> Iterator[tuple[Relay, WebhookReceiver]]:
         receiver.stop()
 
 
-def server_env(config: CrashConfig, relay: Relay, receiver: WebhookReceiver) -> dict[str, str]:
+def server_env(config: CrashConfig, relay: Relay) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MISSIVE_")}
     return {
         **env,
@@ -458,9 +468,9 @@ def run(config: CrashConfig, progress: Callable[[str], None] = lambda _: None) -
 def _prepare(
     config: CrashConfig, stack: ExitStack, relay: Relay, receiver: WebhookReceiver
 ) -> tuple[Server, str]:
-    """Migrate and seed with the CLI, start the server, create the hooks: (server, org id)."""
-    env = server_env(config, relay, receiver)
-    cli("migrate", env=env)
+    """Seed with the CLI (``seed`` migrates first), start the server, create the hooks:
+    (server, organization id)."""
+    env = server_env(config, relay)
     seeded = json.loads(cli("seed", "-", env=env, stdin=json.dumps(SEED_DOCUMENT)))
     organization: str = seeded["organizations"][ORGANIZATION]
     log_dir = config.log_dir or Path(

@@ -15,7 +15,7 @@ def test_nothing_acknowledged_is_lost_when_serve_is_killed(
     config = CrashConfig(
         database_url=database_url,
         clients=3,
-        duration=3.0,
+        duration=4.0,
         kills=2,
         seed=7,
         drain_timeout=60.0,
@@ -26,6 +26,7 @@ def test_nothing_acknowledged_is_lost_when_serve_is_killed(
     report = run(config)
 
     summary = report.summary()
+    print(summary)  # the figures, with `pytest -s`
     # The run really wrote through both kills (else "no loss" would prove nothing).
     assert report.acknowledged["post"] > 0, summary
     assert report.acknowledged["draft"] > 0, summary
