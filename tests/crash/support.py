@@ -6,7 +6,7 @@ Used by ``tests/crash/test_crash_safety.py`` (small scale, both backends) and by
 
 What runs, all real and on loopback: an aiosmtpd relay (``MISSIVE_SMTP_URL``), a threaded HTTP
 webhook receiver, and ``missive-server serve`` as a subprocess with its delivery worker thread.
-The database is migrated and seeded by ``missive-server seed`` (which applies the migrations);
+The database is migrated and seeded in process with the services ``missive-server seed`` runs;
 two organization hooks are created through ``POST /v1/hooks``:
 
 - ``conversation_closed``: each post goes into a new conversation with ``close: true``;
@@ -47,8 +47,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, func, make_url, select
 
-from missive_server.db.engine import make_engine
+from missive_server.db import migrate
+from missive_server.db.engine import make_engine, make_session_factory
 from missive_server.db.models import OutboxItem
+from missive_server.services import seed as seed_service
 from tests.cli.test_serve import command, free_port
 from tests.delivery.mail_support import Relay, parse, running
 from tests.delivery.webhook_receiver import WebhookReceiver
@@ -142,6 +144,7 @@ class Ledger:
 class Report:
     database: str
     clients: int
+    #: Kills done (set from the run, not from the configuration).
     kills: int
     attempts: Counter[str]
     acknowledged: Counter[str]
@@ -175,6 +178,7 @@ class Report:
     acknowledged_by_stretch: list[int] = field(default_factory=list)
     down_seconds: float = 0.0
     drain_seconds: float = 0.0
+    log: str = ""
 
     @property
     def losses(self) -> int:
@@ -228,21 +232,13 @@ class Report:
             f"lost webhooks       {len(self.lost_webhooks)}",
             f"outbox not sent     {self.outbox_not_sent}",
             f"LOSSES              {self.losses}",
+            f"serve log           {self.log}",
         ]
         for name in ("missing_posts", "missing_drafts", "not_sent", "lost_mails", "lost_webhooks"):
             found: list[str] = getattr(self, name)
             if found:
                 lines.append(f"{name}: {', '.join(found[:20])}{' ...' if len(found) > 20 else ''}")
         return "\n".join(lines)
-
-
-def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [*command(), *args], env=env, input=stdin, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"missive-server {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
 
 
 class Server:
@@ -433,7 +429,11 @@ def run(config: CrashConfig, progress: Callable[[str], None] = lambda _: None) -
     rng = random.Random(config.seed)
     with ExitStack() as stack:
         relay, receiver = stack.enter_context(sinks())
-        server, organization = _prepare(config, stack, relay, receiver)
+        engine = make_engine(config.database_url)
+        stack.callback(engine.dispose)
+        organization = seed(engine)
+        server = _serve(config, stack, relay)
+        create_hooks(server.base, organization, receiver)
         progress(f"serving on {server.base}; log {server.log}")
         ledger, stop = Ledger(), threading.Event()
         threads = [
@@ -453,34 +453,37 @@ def run(config: CrashConfig, progress: Callable[[str], None] = lambda _: None) -
                 thread.join(REQUEST_TIMEOUT + 5)
         seconds = time.monotonic() - started
         progress(f"load done: {ledger.count()} attempts in {seconds:.1f} s; draining")
-        engine = make_engine(config.database_url)
-        stack.callback(engine.dispose)
         drain_started = time.monotonic()
         _drain(config, engine, ledger, relay, receiver)
         drain_seconds = time.monotonic() - drain_started
         report = _report(config, ledger, relay, receiver, server.base)
         report.outbox = outbox_counts(engine)
+        report.log = str(server.log) if config.log_dir else "(not kept: give log_dir)"
     report.seconds, report.down_seconds, report.drain_seconds = seconds, down, drain_seconds
     report.acknowledged_by_stretch = stretches
+    report.kills = len(stretches) - 1
     return report
 
 
-def _prepare(
-    config: CrashConfig, stack: ExitStack, relay: Relay, receiver: WebhookReceiver
-) -> tuple[Server, str]:
-    """Seed with the CLI (``seed`` migrates first), start the server, create the hooks:
-    (server, organization id)."""
-    env = server_env(config, relay)
-    seeded = json.loads(cli("seed", "-", env=env, stdin=json.dumps(SEED_DOCUMENT)))
-    organization: str = seeded["organizations"][ORGANIZATION]
+def seed(engine: Engine) -> str:
+    """Migrate, then seed with the service ``missive-server seed`` runs (in this process: a
+    subprocess would import the application once more); returns the organization's id."""
+    migrate.upgrade(engine)
+    with make_session_factory(engine)() as session:
+        document = seed_service.parse_document(SEED_DOCUMENT)
+        result = seed_service.seed(session, document, now=int(time.time()))
+        session.commit()
+    return result.as_json()["organizations"][ORGANIZATION]
+
+
+def _serve(config: CrashConfig, stack: ExitStack, relay: Relay) -> Server:
     log_dir = config.log_dir or Path(
         stack.enter_context(tempfile.TemporaryDirectory(prefix="missive-crash-"))
     )
-    server = Server(env, free_port(), log_dir / "serve.log")
+    server = Server(server_env(config, relay), free_port(), log_dir / "serve.log")
     stack.callback(server.stop)
     server.start()
-    create_hooks(server.base, organization, receiver)
-    return server, organization
+    return server
 
 
 def _load(

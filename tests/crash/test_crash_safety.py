@@ -30,6 +30,7 @@ def test_nothing_acknowledged_is_lost_when_serve_is_killed(
     # The run really wrote through both kills (else "no loss" would prove nothing).
     assert report.acknowledged["post"] > 0, summary
     assert report.acknowledged["draft"] > 0, summary
+    assert report.kills == 2, summary
     assert len(report.acknowledged_by_stretch) == 3, summary
     assert all(n > 0 for n in report.acknowledged_by_stretch), summary
     assert report.missing_posts == [], summary
