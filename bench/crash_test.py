@@ -27,8 +27,12 @@ def main() -> int:
     parser.add_argument("--database-url", required=True, help="An empty database.")
     parser.add_argument("--clients", type=int, default=4, help="Concurrent writers (4).")
     load = parser.add_mutually_exclusive_group()
-    load.add_argument("--duration", type=float, default=20.0, help="Seconds of load (20).")
-    load.add_argument("--writes", type=int, help="Stop after this many write attempts instead.")
+    load.add_argument(
+        "--duration", type=float, default=20.0, help="Seconds of load, the server up (20)."
+    )
+    load.add_argument(
+        "--writes", type=int, help="Stop after this many acknowledged writes instead."
+    )
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs during the load (3).")
     parser.add_argument("--seed", type=int, help="Random seed of the kill moments.")
     parser.add_argument(
