@@ -148,6 +148,7 @@ def build_worker(
         handlers=build_handlers(settings, http_client=client, clock=clock),
         policy=RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff_seconds),
         policies=build_policies(settings),
+        lease_seconds=settings.delivery_lease_seconds,
     )
 
 

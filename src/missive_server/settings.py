@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often the in-process worker looks for due work."
     )
+    delivery_lease_seconds: int = Field(
+        default=120,
+        ge=1,
+        description=(
+            "How long a worker's claim holds an outbox row; longer than the slowest attempt "
+            "(SMTP 30 s, webhooks MISSIVE_WEBHOOK_TIMEOUT_SECONDS). Rows held by a worker that "
+            "died are retried when it runs out."
+        ),
+    )
     run_worker: bool = Field(
         default=True, description="Run the delivery worker as a thread inside `serve`."
     )

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from missive_server.app import create_app
+from missive_server.app import build_worker, create_app
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Message, OutboxItem
 from missive_server.delivery.worker import Delivered, DeliveryError, Worker
@@ -52,11 +52,21 @@ def recorder() -> Recorder:
     return Recorder()
 
 
+def recording_worker(
+    app: FastAPI, clock: FrozenClock, recorder: Recorder, **options: Any
+) -> Worker:
+    return Worker(
+        app.state.session_factory,
+        clock=clock,
+        handlers={"mail": recorder},
+        policy=POLICY,
+        **options,
+    )
+
+
 @pytest.fixture
 def worker(app: FastAPI, clock: FrozenClock, recorder: Recorder) -> Worker:
-    return Worker(
-        app.state.session_factory, clock=clock, handlers={"mail": recorder}, policy=POLICY
-    )
+    return recording_worker(app, clock, recorder)
 
 
 @pytest.fixture
@@ -118,6 +128,42 @@ def test_a_claim_that_never_finished_is_taken_over_when_its_lease_expires(
     assert worker.run_once() == 1
 
     assert recorder.calls == [(item.id, T0 + LEASE_SECONDS + 1)]
+    assert state(session, item)[:2] == ("sent", 2)
+
+
+def test_the_lease_is_the_delivery_lease_seconds_setting(
+    app: FastAPI, settings: Settings, session: Session, clock: FrozenClock, recorder: Recorder
+) -> None:
+    """A server killed mid-pass leaves its claimed rows leased; a shorter lease brings them
+    back sooner after a restart (tests/crash kills ``serve`` with a 3-second lease)."""
+    enqueue(session)
+    short = settings.model_copy(update={"delivery_lease_seconds": 5})
+    worker = build_worker(
+        short, app.state.session_factory, clock=clock, client=app.state.http_client
+    )
+    worker.handlers = {"mail": recorder}
+    leases: list[int | None] = []
+    recorder.before = lambda _session, row: leases.append(row.locked_until)
+
+    assert worker.run_once() == 1
+
+    assert leases == [T0 + 5]
+
+
+def test_a_short_lease_of_a_dead_worker_is_taken_over_when_it_expires(
+    app: FastAPI, session: Session, clock: FrozenClock, recorder: Recorder
+) -> None:
+    item = enqueue(session)
+    outbox.claim_due(session, now=T0, lease_seconds=5)  # a server killed right after claiming
+    session.commit()
+    restarted = recording_worker(app, clock, recorder, lease_seconds=5)
+
+    clock.advance(5)
+    assert restarted.run_once() == 0
+    clock.advance(1)
+    assert restarted.run_once() == 1
+
+    assert recorder.calls == [(item.id, T0 + 6)]
     assert state(session, item)[:2] == ("sent", 2)
 
 
@@ -216,13 +262,7 @@ def test_one_pass_drains_every_batch(
     app: FastAPI, session: Session, clock: FrozenClock, recorder: Recorder
 ) -> None:
     items = [enqueue(session) for _ in range(5)]
-    small = Worker(
-        app.state.session_factory,
-        clock=clock,
-        handlers={"mail": recorder},
-        policy=POLICY,
-        batch_size=2,
-    )
+    small = recording_worker(app, clock, recorder, batch_size=2)
 
     assert small.run_once() == 5
     assert sorted(item_id for item_id, _ in recorder.calls) == sorted(i.id for i in items)

@@ -63,6 +63,7 @@ class Worker:
         policy: RetryPolicy,
         policies: Mapping[str, RetryPolicy] | None = None,
         batch_size: int = 20,
+        lease_seconds: int = outbox.LEASE_SECONDS,
     ) -> None:
         """``policy`` retries every kind not in ``policies``. A kind's own policy is the
         server's setting at attempt time: it also overrides the ``max_attempts`` its rows
@@ -73,6 +74,7 @@ class Worker:
         self.policy = policy
         self.policies: Mapping[str, RetryPolicy] = policies or {}
         self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
 
     def run_once(self) -> int:
         """Deliver every row due now; returns how many rows were attempted."""
@@ -95,7 +97,12 @@ class Worker:
 
     def _claim(self) -> list[str]:
         with self.session_factory.begin() as session:
-            items = outbox.claim_due(session, now=self.clock.now(), limit=self.batch_size)
+            items = outbox.claim_due(
+                session,
+                now=self.clock.now(),
+                limit=self.batch_size,
+                lease_seconds=self.lease_seconds,
+            )
             return [item.id for item in items]
 
     def _deliver(self, item_id: str) -> None:

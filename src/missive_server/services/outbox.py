@@ -17,7 +17,8 @@ from missive_server.db.models import Conversation, Message, OutboxItem, WebhookD
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 
-#: How long a claim holds a row: longer than any single delivery attempt may take.
+#: How long a claim holds a row by default (``MISSIVE_DELIVERY_LEASE_SECONDS``): longer than
+#: any single delivery attempt may take.
 LEASE_SECONDS = 120
 
 
@@ -67,7 +68,9 @@ def enqueue(
     return item
 
 
-def claim_due(session: Session, *, now: int, limit: int = 20) -> list[OutboxItem]:
+def claim_due(
+    session: Session, *, now: int, limit: int = 20, lease_seconds: int = LEASE_SECONDS
+) -> list[OutboxItem]:
     """Lease due rows to this worker. On PostgreSQL concurrent workers skip each other's rows
     (``FOR UPDATE SKIP LOCKED``). SQLite has no row locks and reads outside the write lock, so
     two workers may pick the same candidates: the lease is taken by a conditional UPDATE that
@@ -91,7 +94,7 @@ def claim_due(session: Session, *, now: int, limit: int = 20) -> list[OutboxItem
     leased = session.scalars(
         update(OutboxItem)
         .where(OutboxItem.id.in_(ids), *claimable)
-        .values(locked_until=now + LEASE_SECONDS, attempts=OutboxItem.attempts + 1, updated_at=now)
+        .values(locked_until=now + lease_seconds, attempts=OutboxItem.attempts + 1, updated_at=now)
         .returning(OutboxItem)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
