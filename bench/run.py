@@ -127,7 +127,7 @@ def wrk(script: Script, port: int, duration: int, env: dict[str, str]) -> Result
     ).stdout
 
     def find(pattern: str, default: str = "?") -> str:
-        match = re.search(pattern, out)
+        match = re.search(pattern, out, re.MULTILINE)
         return match.group(1) if match else default
 
     load = Path("/proc/loadavg").read_text().split()[0]
@@ -135,8 +135,8 @@ def wrk(script: Script, port: int, duration: int, env: dict[str, str]) -> Result
         name=script.name,
         label=script.label,
         rps=float(find(r"Requests/sec:\s+([\d.]+)", "0")),
-        p50=find(r"50%\s+(\S+)"),
-        p99=find(r"99%\s+(\S+)"),
+        p50=find(r"^\s+50%\s+(\S+)"),
+        p99=find(r"^\s+99%\s+(\S+)"),
         ratio=None,
         non_2xx=int(find(r"Non-2xx or 3xx responses: (\d+)", "0")),
         load=load,

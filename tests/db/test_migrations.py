@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, String, select
+from sqlalchemy import Engine, String, event, select
 from sqlalchemy.orm import Session
 
 from missive_server.clock import FrozenClock
@@ -53,3 +54,38 @@ def test_a_table_rebuilt_by_a_migration_keeps_the_rows_that_reference_it(
         linked = connection.scalar(select(Comment.attachment_id).where(Comment.id == comment.id))
     assert linked is not None
     assert linked == comment.attachment_id
+
+
+def test_upgrading_an_up_to_date_database_only_reads_its_revision(engine: Engine) -> None:
+    # Every command upgrades first; SQLite's foreign-key check after a migration reads every row
+    # (minutes on a large database), so it must run only when something was migrated.
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert migrate.is_at_head(engine)
+    assert not [s for s in statements if "foreign_key" in s.lower()], statements
+    # The revision's table looked up, then read: nothing written, nothing scanned.
+    assert len(statements) <= 2, statements
+    assert statements[-1].lstrip().upper().startswith("SELECT"), statements
+
+
+def test_upgrading_from_an_older_revision_migrates_and_checks(engine: Engine) -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config(engine))
+    head = script.get_current_head()
+    assert head is not None
+    previous = script.get_revision(head).down_revision
+    assert isinstance(previous, str)
+    with migrate.migration_connection(engine) as connection, connection.begin():
+        config = migrate.alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, previous)
+    assert not migrate.is_at_head(engine)
+    migrate.upgrade(engine)
+    assert migrate.is_at_head(engine)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -21,10 +23,21 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    # Every `serve`, `worker` and CLI command upgrades first: an up-to-date database must cost
+    # one read, not SQLite's foreign-key check, which reads every row (minutes at a million
+    # conversations, bench/README.md).
+    if revision == "head" and is_at_head(engine):
+        return
     with migration_connection(engine) as connection, connection.begin():
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def is_at_head(engine: Engine) -> bool:
+    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads()) == heads
 
 
 @contextmanager
