@@ -48,6 +48,7 @@ def build_app() -> App:
     engine = make_engine(os.environ["BASELINE_DATABASE_URL"])
     with engine.begin() as connection:
         connection.execute(text(CREATE))
+        connection.execute(text("DELETE FROM bench_baseline"))  # every run starts from empty
     dbapi = engine.raw_connection()  # held for the life of the process
     # Autocommit: one round trip per request (the INSERT commits itself; the SELECT needs no
     # transaction), the least any database access can cost.

@@ -4,7 +4,8 @@
 
 1. When the database has no conversations, fills it with ``missive-server bench-data
    --conversations N`` (one owner, N conversations of 2 inbound emails, N/10 contacts).
-2. Samples 2,000 conversation and message ids and a few contacts to search for.
+2. Removes what earlier runs wrote (``services.bench_data.forget_writes``), then samples 2,000
+   conversation and message ids and a few contacts to search for.
 3. Serves ``bench/baseline.py`` (bare ASGI, one INSERT or one primary-key SELECT per request)
    and runs wrk against its insert and read.
 4. Serves ``missive-server serve`` (one process, ``MISSIVE_RATE_LIMIT=off``,
@@ -37,6 +38,7 @@ from sqlalchemy import text
 
 from missive_server.db import migrate
 from missive_server.db.engine import make_engine
+from missive_server.services import bench_data
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "missive_pat-bench-data"
@@ -177,6 +179,10 @@ def main() -> int:
             env={**os.environ, "MISSIVE_DATABASE_URL": args.database_url},
             check=True,
         )
+    engine = make_engine(args.database_url)
+    removed = bench_data.forget_writes(engine)  # what earlier runs wrote
+    engine.dispose()
+    print(f"removed {removed:,} rows written by earlier runs", file=sys.stderr)
     directory = Path(tempfile.mkdtemp(prefix="missive-bench-"))
     found = sample(args.database_url, directory)
     conversations, messages = str(directory / "conversations"), str(directory / "messages")

@@ -25,7 +25,11 @@ from missive_server.settings import Settings
 
 def bench_data_command(
     conversations: int = typer.Option(
-        ..., "--conversations", min=1, help="Conversations in the owner's inbox."
+        ...,
+        "--conversations",
+        min=1,
+        max=bench_data.MAX_CONVERSATIONS,
+        help="Conversations in the owner's inbox.",
     ),
     messages_per_conversation: int = typer.Option(
         2, "--messages-per-conversation", min=1, help="Inbound emails per conversation."

@@ -162,3 +162,38 @@ def test_the_dataset_is_deterministic_and_sized_as_asked(engine: Engine, session
     ]
     with pytest.raises(bench_data.DatasetExists):
         bench_data.generate(engine, conversations=1)
+
+
+def test_forget_writes_puts_the_dataset_back_as_generated(
+    engine: Engine, client: TestClient, session: Session
+) -> None:
+    bench_data.generate(engine, conversations=6, contacts=2)
+    before = client.get("/v1/conversations?inbox=true", headers=AUTH).json()["conversations"]
+    oldest = before[-1]["id"]
+    note = {"title": "Bench", "body": "load"}
+    posted = client.post(
+        "/v1/posts",
+        json={"posts": {"conversation": oldest, "notification": note, "text": "x"}},
+        headers=AUTH,
+    )
+    assert posted.status_code == 201, posted.text
+    draft = {
+        "subject": "Bench",
+        "body": "<p>Hello</p>",
+        "from_field": {"address": bench_data.SUPPORT},
+        "to_fields": [{"address": "c@client.test"}],
+        "send": True,
+    }
+    sent = client.post("/v1/drafts", json={"drafts": draft}, headers=AUTH)
+    assert sent.status_code == 201, sent.text
+    moved = client.get("/v1/conversations?inbox=true", headers=AUTH).json()["conversations"]
+    assert len(moved) == 7
+    # The post moved it to the top, with the draft's new conversation (the same second).
+    assert oldest in {moved[0]["id"], moved[1]["id"]}
+
+    assert bench_data.forget_writes(engine) > 0
+    after = client.get("/v1/conversations?inbox=true", headers=AUTH).json()["conversations"]
+    assert after == before
+    assert client.get(f"/v1/conversations/{oldest}/posts", headers=AUTH).json()["posts"] == []
+    assert session.scalar(select(func.count()).select_from(Message)) == 12
+    assert bench_data.forget_writes(engine) == 0

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import (
@@ -58,6 +58,10 @@ OWNER_EMAIL = "bench@bench.test"
 SUPPORT = "support@bench.test"
 #: Timestamps start here, 30 s apart per conversation: deterministic and in the past.
 START = 1_600_000_000
+#: Every generated timestamp is before this (so at most 3.3 million conversations); what a
+#: benchmark run writes is stamped with the real time, after it.
+GENERATED_BEFORE = 1_700_000_000
+MAX_CONVERSATIONS = (GENERATED_BEFORE - START) // 30 - 1
 BATCH = 2_000
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -104,6 +108,8 @@ def generate(
     """Write the dataset; ``contacts`` defaults to one per ten conversations (at least one)."""
     if conversations < 1 or messages_per_conversation < 1:
         raise ValueError("conversations and messages per conversation must be at least 1")
+    if conversations > MAX_CONVERSATIONS:
+        raise ValueError(f"at most {MAX_CONVERSATIONS:,} conversations")
     people_count = contacts if contacts is not None else max(1, conversations // 10)
     if people_count < 1:
         raise ValueError("contacts must be at least 1")
@@ -387,3 +393,49 @@ def _flush(engine: Engine, rows: Rows, tables: list[tuple[str, type[Any]]]) -> N
             if rows[key]:
                 connection.execute(insert(model), rows[key])
                 rows[key].clear()
+
+
+def forget_writes(engine: Engine) -> int:
+    """Remove what benchmark runs wrote (rows stamped from ``GENERATED_BEFORE`` on) and put the
+    generated conversations back at their generated times, so every run measures the dataset as
+    generated: a run's posts would otherwise sit at the top of the inbox, hundreds sharing one
+    second, and lengthen its first page (ties are appended, spec 1.7). Returns the rows removed."""
+    cutoff = GENERATED_BEFORE
+    tables = Conversation.metadata.tables
+    c, m, u = tables["conversations"], tables["messages"], tables["conversation_users"]
+    new_conversations = select(c.c.id).where(c.c.created_at >= cutoff)
+    new_messages = select(m.c.id).where(
+        m.c.conversation_id.in_(new_conversations) | (m.c.created_at >= cutoff)
+    )
+    removed = 0
+    with engine.begin() as connection:
+        # Children first: the tables that refer to messages, then to conversations.
+        for table in reversed(Conversation.metadata.sorted_tables):
+            if table is m or table is c:
+                continue
+            where = []
+            if "message_id" in table.c:
+                where.append(table.c.message_id.in_(new_messages))
+            if "conversation_id" in table.c:
+                where.append(table.c.conversation_id.in_(new_conversations))
+                if "created_at" in table.c:
+                    where.append(table.c.created_at >= cutoff)
+            for condition in where:
+                removed += connection.execute(delete(table).where(condition)).rowcount
+        removed += connection.execute(delete(m).where(m.c.id.in_(new_messages))).rowcount
+        removed += connection.execute(delete(c).where(c.c.created_at >= cutoff)).rowcount
+        # Generated conversations: emails 5 s apart, the last one is the latest activity.
+        generated_last = c.c.created_at + (c.c.messages_count - 1) * 5
+        connection.execute(
+            update(c).where(c.c.last_activity_at >= cutoff).values(last_activity_at=generated_last)
+        )
+        connection.execute(
+            update(u)
+            .where(u.c.last_activity_at >= cutoff)
+            .values(
+                last_activity_at=select(c.c.last_activity_at)
+                .where(c.c.id == u.c.conversation_id)
+                .scalar_subquery()
+            )
+        )
+    return removed
