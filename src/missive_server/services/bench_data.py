@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import (
@@ -399,43 +399,68 @@ def forget_writes(engine: Engine) -> int:
     """Remove what benchmark runs wrote (rows stamped from ``GENERATED_BEFORE`` on) and put the
     generated conversations back at their generated times, so every run measures the dataset as
     generated: a run's posts would otherwise sit at the top of the inbox, hundreds sharing one
-    second, and lengthen its first page (ties are appended, spec 1.7). Returns the rows removed."""
+    second, and lengthen its first page (ties are appended, spec 1.7). Returns the rows removed.
+
+    Found through indexes only (the owner's ``(user_id, last_activity_at)`` on
+    ``conversation_users``, then by conversation and message id), so it is quick at any size."""
+    u = Conversation.metadata.tables["conversation_users"]
     cutoff = GENERATED_BEFORE
-    tables = Conversation.metadata.tables
-    c, m, u = tables["conversations"], tables["messages"], tables["conversation_users"]
-    new_conversations = select(c.c.id).where(c.c.created_at >= cutoff)
-    new_messages = select(m.c.id).where(
-        m.c.conversation_id.in_(new_conversations) | (m.c.created_at >= cutoff)
-    )
     removed = 0
     with engine.begin() as connection:
-        # Children first: the tables that refer to messages, then to conversations.
-        for table in reversed(Conversation.metadata.sorted_tables):
-            if table is m or table is c:
-                continue
-            where = []
-            if "message_id" in table.c:
-                where.append(table.c.message_id.in_(new_messages))
-            if "conversation_id" in table.c:
-                where.append(table.c.conversation_id.in_(new_conversations))
-                if "created_at" in table.c:
-                    where.append(table.c.created_at >= cutoff)
-            for condition in where:
-                removed += connection.execute(delete(table).where(condition)).rowcount
-        removed += connection.execute(delete(m).where(m.c.id.in_(new_messages))).rowcount
-        removed += connection.execute(delete(c).where(c.c.created_at >= cutoff)).rowcount
-        # Generated conversations: emails 5 s apart, the last one is the latest activity.
-        generated_last = c.c.created_at + (c.c.messages_count - 1) * 5
-        connection.execute(
-            update(c).where(c.c.last_activity_at >= cutoff).values(last_activity_at=generated_last)
-        )
-        connection.execute(
-            update(u)
-            .where(u.c.last_activity_at >= cutoff)
-            .values(
-                last_activity_at=select(c.c.last_activity_at)
-                .where(c.c.id == u.c.conversation_id)
-                .scalar_subquery()
+        owner = connection.scalar(select(User.id).where(User.email == OWNER_EMAIL))
+        touched = list(
+            connection.scalars(
+                select(u.c.conversation_id).where(
+                    u.c.user_id == owner, u.c.last_activity_at >= cutoff
+                )
             )
         )
+        for start in range(0, len(touched), 500):
+            removed += _forget(connection, touched[start : start + 500], cutoff)
+    return removed
+
+
+def _forget(connection: Connection, touched: list[str], cutoff: int) -> int:
+    tables = Conversation.metadata.tables
+    c, m, u = tables["conversations"], tables["messages"], tables["conversation_users"]
+    new = list(
+        connection.scalars(select(c.c.id).where(c.c.id.in_(touched), c.c.created_at >= cutoff))
+    )
+    messages = list(
+        connection.scalars(
+            select(m.c.id).where(
+                m.c.conversation_id.in_(touched),
+                m.c.conversation_id.in_(new) | (m.c.created_at >= cutoff),
+            )
+        )
+    )
+    removed = 0
+    # Children first: the tables that refer to messages, then to conversations.
+    for table in reversed(Conversation.metadata.sorted_tables):
+        if table is m or table is c:
+            continue
+        if "message_id" in table.c and messages:
+            removed += connection.execute(
+                delete(table).where(table.c.message_id.in_(messages))
+            ).rowcount
+        if "conversation_id" in table.c:
+            where = table.c.conversation_id.in_(new)
+            if "created_at" in table.c:
+                where |= table.c.conversation_id.in_(touched) & (table.c.created_at >= cutoff)
+            removed += connection.execute(delete(table).where(where)).rowcount
+    removed += connection.execute(delete(m).where(m.c.id.in_(messages))).rowcount
+    removed += connection.execute(delete(c).where(c.c.id.in_(new))).rowcount
+    # Generated conversations: emails 5 s apart, the last one is the latest activity.
+    kept = [cid for cid in touched if cid not in set(new)]
+    generated_last = c.c.created_at + (c.c.messages_count - 1) * 5
+    connection.execute(update(c).where(c.c.id.in_(kept)).values(last_activity_at=generated_last))
+    connection.execute(
+        update(u)
+        .where(u.c.conversation_id.in_(kept))
+        .values(
+            last_activity_at=select(c.c.last_activity_at)
+            .where(c.c.id == u.c.conversation_id)
+            .scalar_subquery()
+        )
+    )
     return removed
