@@ -17,14 +17,15 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from tests.services.analytics_data import build_dataset
 
 from missive_server.db import migrate
-from missive_server.db.engine import make_engine, make_session_factory
+from missive_server.db.engine import make_engine
 from missive_server.db.models import Membership, Organization, SharedLabel, Team, User
 from missive_server.ids import new_id
 from missive_server.schemas.analytics import ReportIn
-from missive_server.services.analytics_compute import compute_report
-from tests.services.analytics_data import build_dataset
+from missive_server.services.sessions import session_factory
+from missive_server.services.analytics._compute import compute_report
 
 YEAR_END = 1_798_761_600  # 2027-01-01
 DAY = 86_400
@@ -67,7 +68,7 @@ def main() -> None:
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
     engine = make_engine(url)
     migrate.upgrade(engine)
-    with make_session_factory(engine)() as session:
+    with session_factory(engine)() as session:
         org, users, teams, labels = _directory(session)
         began = time.perf_counter()
         start = YEAR_END - 365 * DAY

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, func, select
 from missive_server.db import migrate
 from missive_server.db.engine import make_engine
 from missive_server.db.models import ContactBook
-from missive_server.services import bench_data
+from missive_server.services.seed import bench_data
 
 TOKEN = bench_data.TOKEN
 SEED = 100

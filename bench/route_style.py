@@ -23,9 +23,10 @@ from missive_server.db.models import Membership, Organization, User
 from missive_server.errors import Unauthorized
 from missive_server.ids import new_id
 from missive_server.schemas.conversations import render_conversation
-from missive_server.services import conversation_state, conversations, tokens
-from missive_server.services.conversation_views import load_views
-from missive_server.services.messages import MessageInput, add_message
+from missive_server.services.conversations import conversation_state, conversations
+from missive_server.services.conversations.conversation_views import load_views
+from missive_server.services.conversations.messages import MessageInput, add_message
+from missive_server.services.directory import tokens
 from missive_server.settings import Settings
 
 TOKEN = "missive_pat-bench-route-style"

@@ -38,7 +38,7 @@ from sqlalchemy import text
 
 from missive_server.db import migrate
 from missive_server.db.engine import make_engine
-from missive_server.services import bench_data
+from missive_server.services.seed import bench_data
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "missive_pat-bench-data"

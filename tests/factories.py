@@ -19,9 +19,14 @@ from missive_server.db.models import (
     User,
 )
 from missive_server.ids import new_id
-from missive_server.services import conversation_state, conversations, tokens
-from missive_server.services import messages as messages_service
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations import conversation_state, conversations
+from missive_server.services.conversations import messages as messages_service
+from missive_server.services.conversations.messages import MessageInput
+from missive_server.services.directory import tokens
+
+#: A well-formed id no row has: a constant, so parametrized test names are the same in
+#: every run and every pytest-xdist worker.
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 class Factory:
@@ -353,7 +358,7 @@ class EntryFactory:
 
 
 from missive_server.db.models import Comment, Message, Post, Task, TaskAssignee  # noqa: E402
-from missive_server.services.attachments import NewAttachment, build_attachment  # noqa: E402
+from missive_server.services.conversations.attachments import NewAttachment, build_attachment  # noqa: E402
 from missive_server.services.text import preview  # noqa: E402
 
 

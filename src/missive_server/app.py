@@ -40,10 +40,11 @@ from missive_server.api.errors import install_error_handlers
 from missive_server.api.middleware import RequestGuard
 from missive_server.api.rate_limit import RateLimitMiddleware, rate_limiter
 from missive_server.clock import Clock, EmulatorClock, SystemClock
-from missive_server.db.engine import engine_from_settings, make_session_factory
+from missive_server.db.engine import engine_from_settings
 from missive_server.delivery.handlers import build_handlers, build_policies
 from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
+from missive_server.services import sessions
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from missive_server.web.app import install_web_ui
@@ -98,7 +99,7 @@ def create_app(
         # /_emulator/clock moves this one clock, which the API and the worker thread share.
         app.state.clock = EmulatorClock(app.state.clock)
     app.state.engine = engine or engine_from_settings(settings)
-    app.state.session_factory = make_session_factory(
+    app.state.session_factory = sessions.session_factory(
         app.state.engine, public_url=settings.public_base
     )
     _install_worker(app)

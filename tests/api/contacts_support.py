@@ -9,8 +9,8 @@ from starlette.testclient import TestClient
 
 from missive_server.db.models import ContactBook, Organization, User
 from missive_server.schemas.contacts import ContactsEnvelope
-from missive_server.services import contact_books
-from missive_server.services.contact_books import ContactBookSpec
+from missive_server.services.contacts import contact_books
+from missive_server.services.contacts.contact_books import ContactBookSpec
 from tests.conftest import bearer
 from tests.factories import Factory
 

@@ -23,7 +23,7 @@ from missive_server.db.models import (
     User,
 )
 from missive_server.ids import new_id
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations.messages import MessageInput
 from tests.conftest import bearer
 from tests.factories import Factory
 

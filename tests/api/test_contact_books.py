@@ -10,8 +10,8 @@ from starlette.testclient import TestClient
 from missive_server.db.models import User
 from missive_server.schemas.contact_books import ContactBooksEnvelope
 from missive_server.schemas.contact_groups import ContactGroupsEnvelope
-from missive_server.services import contacts as contacts_service
-from missive_server.services.messages import MessageInput
+from missive_server.services.contacts import contacts as contacts_service
+from missive_server.services.conversations.messages import MessageInput
 from tests.api.contacts_support import book, create, error, setup
 from tests.conftest import bearer, count_queries
 from tests.factories import Factory

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from missive_server.services import contact_search
-from missive_server.services import contacts as contacts_service
+from missive_server.services.contacts import contact_search
+from missive_server.services.contacts import contacts as contacts_service
 from tests.api.contacts_support import create, listed, setup
 from tests.factories import Factory
 

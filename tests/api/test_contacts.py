@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Contact, ContactGroup, ContactInfo
-from missive_server.services import contacts as contacts_service
+from missive_server.services.contacts import contacts as contacts_service
 from tests.api.contacts_support import (
     BLANK,
     UNAUTHORIZED,

@@ -15,8 +15,8 @@ from missive_server.schemas.comments import CommentsEnvelope
 from missive_server.schemas.drafts import DraftsEnvelope
 from missive_server.schemas.messages import ConversationMessagesEnvelope
 from missive_server.schemas.posts import PostsEnvelope
-from missive_server.services.attachments import NewAttachment
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations.attachments import NewAttachment
+from missive_server.services.conversations.messages import MessageInput
 from tests.conftest import bearer
 from tests.factories import EntryFactory, Factory, email
 

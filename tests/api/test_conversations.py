@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from missive_server.db.models import Conversation, Message, Organization, SharedLabel, Team, User
 from missive_server.ids import new_id
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations.messages import MessageInput
 from tests.conftest import bearer
 from tests.factories import Factory, set_user_state
 

@@ -32,8 +32,9 @@ from missive_server.ids import new_id
 from missive_server.schemas.channel_messages import MessageCreatedEnvelope
 from missive_server.schemas.conversation_actions import COLOR_RULE
 from missive_server.schemas.messages import ConversationMessagesEnvelope, MessageEnvelope
-from missive_server.services import conversation_state, outbox
-from missive_server.services.messages import MessageInput
+from missive_server.services import outbox
+from missive_server.services.conversations import conversation_state
+from missive_server.services.conversations.messages import MessageInput
 from tests.conftest import bearer
 from tests.factories import EntryFactory, Factory, set_user_state
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from missive_server.db.models import Conversation, Message, OutboxItem
 from missive_server.schemas.conversation_actions import COLOR_RULE
-from missive_server.services.drafts import (
+from missive_server.services.writing.drafts import (
     FOLLOWUP_NEEDS_SEND_AT,
     NO_RECIPIENT,
     SEND_CONFLICT,

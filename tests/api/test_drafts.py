@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Attachment, Message, OutboxItem
 from missive_server.schemas.drafts import DraftCreatedEnvelope
-from missive_server.services.conversation_state import grant_access
+from missive_server.services.conversations.conversation_state import grant_access
 from missive_server.settings import Settings
 from tests.api.drafts_support import (
     FIRST_ID,

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
 from missive_server.db.base import Base
-from missive_server.services import demo
+from missive_server.services.seed import demo
 from tests.api.emulator_support import emu, emulator
 from tests.conftest import bearer
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from missive_server.db.models import Attachment, Message, Organization, User
-from missive_server.services.attachments import NewAttachment
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations.attachments import NewAttachment
+from missive_server.services.conversations.messages import MessageInput
 from tests.conftest import bearer
 from tests.factories import Factory
 

@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 
 from missive_server.db.models import Message
 from missive_server.schemas.conversation_actions import ConversationActions
-from missive_server.services import conversation_actions
-from missive_server.services.principals import principal_for_user
+from missive_server.services.conversations import conversation_actions
+from missive_server.services.directory.principals import principal_for_user
 from tests.api.hooks_support import (
     T0,
     World,

@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Comment, Conversation
-from missive_server.services.comments import create_comment
-from missive_server.services.seed import parse_document, seed
+from missive_server.services.conversations.comments import create_comment
+from missive_server.services.seed.seed import parse_document, seed
 from tests.api.hooks_support import (
     T0,
     World,

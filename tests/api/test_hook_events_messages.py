@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Conversation, Message
-from missive_server.services.inbound import receive_email
-from missive_server.services.seed import parse_document, seed
+from missive_server.services.inbound.inbound import receive_email
+from missive_server.services.seed.seed import parse_document, seed
 from tests.api.drafts_support import World, account, created, make_world
 from tests.api.hooks_support import (
     bodies_for,

@@ -20,11 +20,11 @@ from missive_server.db.models import (
 )
 from missive_server.ids import new_id
 from missive_server.schemas.hooks import HookEnvelope, HooksEnvelope
-from missive_server.services.hook_deliveries import enqueue_delivery
+from missive_server.services.hooks.hook_deliveries import enqueue_delivery
 from tests.api.hooks_api_support import create, hook_row, no_real_dns, wire
 from tests.api.test_teams import UNAUTHORIZED, error
 from tests.conftest import bearer, count_queries
-from tests.factories import Factory
+from tests.factories import UNKNOWN_ID, Factory
 
 __all__ = ["no_real_dns"]
 
@@ -174,9 +174,9 @@ def test_unknown_hook_ids_are_404(client: TestClient, factory: Factory) -> None:
     ("method", "path"),
     [
         ("GET", "/v1/hooks"),
-        ("GET", f"/v1/hooks/{new_id()}"),
-        ("PATCH", f"/v1/hooks/{new_id()}"),
-        ("DELETE", f"/v1/hooks/{new_id()}"),
+        ("GET", f"/v1/hooks/{UNKNOWN_ID}"),
+        ("PATCH", f"/v1/hooks/{UNKNOWN_ID}"),
+        ("DELETE", f"/v1/hooks/{UNKNOWN_ID}"),
     ],
 )
 def test_missing_or_invalid_token_is_401(client: TestClient, method: str, path: str) -> None:

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 
 from missive_server.app import V1_ROUTERS
 from missive_server.clock import FrozenClock
-from missive_server.services import seed
-from missive_server.services.demo import DEMO_OWNER_TOKEN, demo_document
+from missive_server.services.seed import seed
+from missive_server.services.seed.demo import DEMO_OWNER_TOKEN, demo_document
 from tests.conftest import bearer
 
 

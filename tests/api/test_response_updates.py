@@ -29,7 +29,7 @@ from tests.api.responses_support import (
     stored_response,
     text_file,
 )
-from tests.factories import Factory
+from tests.factories import UNKNOWN_ID, Factory
 
 MISMATCH = "'responses' must hold exactly one object per id in the path, each with its 'id'"
 
@@ -217,9 +217,9 @@ def test_batch_patch_is_all_or_nothing(client: TestClient, factory: Factory) -> 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"organization": new_id()}, "'responses[0].organization' cannot be changed"),
+        ({"organization": UNKNOWN_ID}, "'responses[0].organization' cannot be changed"),
         ({"organization": None}, "'responses[0].organization' cannot be changed"),
-        ({"user": new_id()}, "'responses[0].user' cannot be changed"),
+        ({"user": UNKNOWN_ID}, "'responses[0].user' cannot be changed"),
         ({"title": None}, "'responses[0]' must have a 'title' or a 'body'"),
         ({"external_source": None}, "'responses[0].external_id' requires 'external_source'"),
         ({"shared_labels": None}, "'responses[0].shared_labels' must not be null"),

@@ -30,7 +30,7 @@ from tests.api.responses_support import (
 )
 from tests.api.test_teams import UNAUTHORIZED
 from tests.conftest import bearer, count_queries
-from tests.factories import Factory
+from tests.factories import UNKNOWN_ID, Factory
 
 
 def test_create_an_organization_response_with_everything(
@@ -391,10 +391,10 @@ def test_external_ids_are_unique_per_organization_and_per_user(
     ("method", "path"),
     [
         ("GET", "/v1/responses"),
-        ("GET", f"/v1/responses/{new_id()}"),
+        ("GET", f"/v1/responses/{UNKNOWN_ID}"),
         ("POST", "/v1/responses"),
-        ("PATCH", f"/v1/responses/{new_id()}"),
-        ("DELETE", f"/v1/responses/{new_id()}"),
+        ("PATCH", f"/v1/responses/{UNKNOWN_ID}"),
+        ("DELETE", f"/v1/responses/{UNKNOWN_ID}"),
     ],
 )
 def test_missing_or_invalid_token_is_401(client: TestClient, method: str, path: str) -> None:

@@ -12,7 +12,7 @@ from missive_server.ids import new_id
 from missive_server.schemas.shared_labels import SharedLabelsEnvelope
 from tests.api.test_teams import FORBIDDEN, UNAUTHORIZED, count_queries, error
 from tests.conftest import bearer
-from tests.factories import Factory
+from tests.factories import UNKNOWN_ID, Factory
 
 PLAIN: dict[str, Any] = {
     "color": None,
@@ -169,7 +169,7 @@ def test_list_loads_ancestors_level_by_level(
     [
         ("GET", "/v1/shared_labels"),
         ("POST", "/v1/shared_labels"),
-        ("PATCH", f"/v1/shared_labels/{new_id()}"),
+        ("PATCH", f"/v1/shared_labels/{UNKNOWN_ID}"),
     ],
 )
 def test_missing_or_invalid_token_is_401(client: TestClient, method: str, path: str) -> None:

@@ -11,7 +11,7 @@ from missive_server.db.models import Organization, Team
 from missive_server.ids import new_id
 from missive_server.schemas.teams import TeamsEnvelope
 from tests.conftest import bearer, count_queries
-from tests.factories import Factory
+from tests.factories import UNKNOWN_ID, Factory
 
 UNAUTHORIZED = {"error": {"message": "Authentication token is invalid or has been revoked"}}
 FORBIDDEN = {"error": {"message": "You must be an admin or owner of the organization to do this"}}
@@ -149,7 +149,7 @@ def test_list_runs_a_constant_number_of_queries(
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/v1/teams"), ("POST", "/v1/teams"), ("PATCH", f"/v1/teams/{new_id()}")],
+    [("GET", "/v1/teams"), ("POST", "/v1/teams"), ("PATCH", f"/v1/teams/{UNKNOWN_ID}")],
 )
 def test_missing_or_invalid_token_is_401(client: TestClient, method: str, path: str) -> None:
     body = {"teams": [{"id": path.rsplit("/", 1)[-1], "name": "X", "organization": new_id()}]}

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from missive_server.cli import app as cli
 from missive_server.db.base import Base
-from missive_server.services.demo import DEMO_OWNER_TOKEN
+from missive_server.services.seed.demo import DEMO_OWNER_TOKEN
 from tests.conftest import bearer
 from tests.factories import Factory
 

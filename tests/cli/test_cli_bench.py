@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import Contact, Conversation
-from missive_server.services import bench_data
+from missive_server.services.seed import bench_data
 from tests.cli.test_serve import command
 
 

@@ -48,9 +48,10 @@ import httpx
 from sqlalchemy import Engine, func, make_url, select
 
 from missive_server.db import migrate
-from missive_server.db.engine import make_engine, make_session_factory
+from missive_server.db.engine import make_engine
 from missive_server.db.models import OutboxItem
-from missive_server.services import seed as seed_service
+from missive_server.services.seed import seed as seed_service
+from missive_server.services.sessions import session_factory
 from tests.cli.test_serve import command, free_port
 from tests.delivery.mail_support import Relay, parse, running
 from tests.delivery.webhook_receiver import WebhookReceiver
@@ -469,7 +470,7 @@ def seed(engine: Engine) -> str:
     """Migrate, then seed with the service ``missive-server seed`` runs (in this process: a
     subprocess would import the application once more); returns the organization's id."""
     migrate.upgrade(engine)
-    with make_session_factory(engine)() as session:
+    with session_factory(engine)() as session:
         document = seed_service.parse_document(SEED_DOCUMENT)
         result = seed_service.seed(session, document, now=int(time.time()))
         session.commit()

@@ -15,7 +15,7 @@ from missive_server.clock import FrozenClock
 from missive_server.db import migrate
 from missive_server.db.base import Base
 from missive_server.db.models import Comment
-from missive_server.services.attachments import NewAttachment
+from missive_server.services.conversations.attachments import NewAttachment
 from tests.factories import EntryFactory, Factory
 
 

@@ -23,8 +23,12 @@ from missive_server.app import create_app
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Attachment, Conversation, Message, OutboxItem
 from missive_server.services import outbox
-from missive_server.services.attachments import NewAttachment
-from missive_server.services.messages import MessageInput, add_message, attachments_by_message
+from missive_server.services.conversations.attachments import NewAttachment
+from missive_server.services.conversations.messages import (
+    MessageInput,
+    add_message,
+    attachments_by_message,
+)
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from tests.conftest import bearer

@@ -37,8 +37,12 @@ from missive_server.delivery.signing import sign, verify
 from missive_server.delivery.worker import Worker
 from missive_server.ids import new_id
 from missive_server.services import outbox
-from missive_server.services.attachments import NewAttachment
-from missive_server.services.messages import MessageInput, add_message, attachments_by_message
+from missive_server.services.conversations.attachments import NewAttachment
+from missive_server.services.conversations.messages import (
+    MessageInput,
+    add_message,
+    attachments_by_message,
+)
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from tests.conftest import bearer

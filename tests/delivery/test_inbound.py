@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
-from missive_server.db.engine import make_engine, make_session_factory
+from missive_server.db.engine import make_engine
 from missive_server.db.models import (
     Account,
     Conversation,
@@ -34,8 +34,9 @@ from missive_server.db.models import (
 )
 from missive_server.delivery.inbound import InboundServer, parse_listen
 from missive_server.services import outbox
-from missive_server.services.demo import DEMO_OWNER_TOKEN
 from missive_server.services.outbox import RetryPolicy
+from missive_server.services.seed.demo import DEMO_OWNER_TOKEN
+from missive_server.services.sessions import session_factory
 from tests.cli.test_serve import command, free_port, wait_for
 from tests.conftest import bearer
 from tests.factories import EntryFactory, Factory
@@ -102,7 +103,7 @@ def get(client: TestClient, token: str, path: str) -> Any:
 def fresh_session(database_url: str) -> Iterator[Session]:
     engine = make_engine(database_url)
     try:
-        with make_session_factory(engine)() as session:
+        with session_factory(engine)() as session:
             yield session
     finally:
         engine.dispose()

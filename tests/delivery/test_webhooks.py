@@ -15,7 +15,7 @@ from missive_server.clock import FrozenClock
 from missive_server.db.models import Hook, WebhookAttempt
 from missive_server.delivery.signing import verify, verify_standard
 from missive_server.delivery.worker import Worker
-from missive_server.services.hook_deliveries import EXTENDED_SCHEDULE, MISSIVE_SCHEDULE
+from missive_server.services.hooks.hook_deliveries import EXTENDED_SCHEDULE, MISSIVE_SCHEDULE
 from tests.delivery.webhook_receiver import HANG, Request, WebhookReceiver, receiver
 from tests.delivery.webhook_support import (
     SECRET,

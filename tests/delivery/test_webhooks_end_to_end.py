@@ -16,8 +16,8 @@ from missive_server.db.models import Hook
 from missive_server.db.models.hooks import EXTENSION_HOOK_TYPES, HOOK_TYPES
 from missive_server.delivery.signing import verify, verify_standard
 from missive_server.delivery.worker import Worker
-from missive_server.services.inbound import receive_email
-from missive_server.services.seed import parse_document, seed
+from missive_server.services.inbound.inbound import receive_email
+from missive_server.services.seed.seed import parse_document, seed
 from tests.api.drafts_support import World, created, make_world
 from tests.conftest import bearer
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver

@@ -16,7 +16,7 @@ from missive_server.clock import FrozenClock
 from missive_server.db.models import Hook, Organization, OutboxItem, User, WebhookDelivery
 from missive_server.delivery.worker import Worker
 from missive_server.ids import new_id
-from missive_server.services.hook_deliveries import enqueue_delivery
+from missive_server.services.hooks.hook_deliveries import enqueue_delivery
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from tests.delivery.webhook_receiver import WebhookReceiver

@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy.orm import Session
 
 from missive_server.clock import FrozenClock
-from missive_server.services import seed
-from missive_server.services.demo import DEMO_OWNER_TOKEN, demo_document
+from missive_server.services.seed import seed
+from missive_server.services.seed.demo import DEMO_OWNER_TOKEN, demo_document
 from missive_server.settings import Settings
 from tests.conftest import bearer
 

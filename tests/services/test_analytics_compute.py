@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Organization, SharedLabel, Team, User
 from missive_server.schemas.analytics import ReportIn
-from missive_server.services.analytics_compute import compute_report
+from missive_server.services.analytics._compute import compute_report
 from tests.conftest import count_queries
 from tests.factories import Factory
 from tests.services.analytics_data import (
@@ -238,7 +238,7 @@ def test_leftover_temporary_tables_of_a_failed_run_are_replaced(
     half-way leaves them on the connection; the next one must start from empty tables."""
     from sqlalchemy.schema import CreateTable
 
-    from missive_server.services.analytics_materialized import EVENTS
+    from missive_server.services.analytics._materialized import EVENTS
 
     org = factory.organization()
     factory.conversation(org, at=START + 5, messages=[_incoming(START + 5)])

@@ -6,7 +6,7 @@ import statistics
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from missive_server.services.analytics_figures import (
+from missive_server.services.analytics._figures import (
     OffsetSegment,
     day_from_number,
     duration_stats,

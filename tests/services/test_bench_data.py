@@ -25,8 +25,8 @@ from missive_server.db.models import (
     Message,
     MessageReference,
 )
-from missive_server.services import bench_data
-from missive_server.services.inbound import receive_email
+from missive_server.services.inbound.inbound import receive_email
+from missive_server.services.seed import bench_data
 from tests.conftest import bearer
 
 AUTH = bearer(bench_data.TOKEN)

@@ -18,13 +18,13 @@ from missive_server.db.models import (
 )
 from missive_server.errors import BadRequest, NotFound
 from missive_server.schemas.conversation_actions import ConversationActions
-from missive_server.services import merges
-from missive_server.services.conversation_actions import (
+from missive_server.services.conversations import merges
+from missive_server.services.conversations.conversation_actions import (
     apply_actions,
     locate_conversation,
     validate_actions,
 )
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations.messages import MessageInput
 from tests.factories import Factory, set_user_state
 
 

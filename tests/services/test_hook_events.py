@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import Comment, Conversation, Hook, Message
-from missive_server.services import hook_dispatch, hook_events
-from missive_server.services.hook_filters import HookSubject, matches
+from missive_server.services import events
+from missive_server.services.hooks import hook_dispatch
+from missive_server.services.hooks._filters import HookSubject, matches
 from tests.api.hooks_support import T0, World, bodies_for, make_hook, make_world, webhooks
 from tests.factories import Factory
 
@@ -30,7 +31,7 @@ from tests.factories import Factory
 def test_incoming_event_by_account_type(
     account_type: str | None, message_type: str, event: str | None
 ) -> None:
-    assert hook_events.incoming_event(account_type, message_type) == event
+    assert events.incoming_event(account_type, message_type) == event
 
 
 def _message(**fields: object) -> Message:
@@ -80,7 +81,7 @@ def test_recorded_events_are_queued_once_at_commit(session: Session, world: Worl
     conversation = session.get(Conversation, world.conversation.id)
     assert conversation is not None
     for _ in range(2):
-        hook_events.record(session, event="conversation_closed", conversation=conversation, now=T0)
+        events.record(session, event="conversation_closed", conversation=conversation, now=T0)
     assert webhooks(session) == []  # nothing before the commit
 
     session.commit()
@@ -93,7 +94,7 @@ def test_rolled_back_events_are_forgotten(session: Session, world: World) -> Non
     make_hook(session, world.alice, "conversation_closed", org=world.org)
     conversation = session.get(Conversation, world.conversation.id)
     assert conversation is not None
-    hook_events.record(session, event="conversation_closed", conversation=conversation, now=T0)
+    events.record(session, event="conversation_closed", conversation=conversation, now=T0)
     session.rollback()
     session.commit()
     assert webhooks(session) == []

@@ -23,8 +23,8 @@ from missive_server.db.models import (
     User,
 )
 from missive_server.services import outbox
-from missive_server.services.inbound import InboundResult, receive_email
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations.messages import MessageInput
+from missive_server.services.inbound.inbound import InboundResult, receive_email
 from missive_server.services.outbox import RetryPolicy
 from tests.factories import EntryFactory, Factory, set_user_state
 from tests.services.inbound_mail import PNG, email_account, mail

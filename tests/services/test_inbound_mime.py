@@ -1,4 +1,4 @@
-"""Parsing received email (services/inbound_mime.py): broken input degrades, never raises."""
+"""Parsing received email (services/inbound/_mime.py): broken input degrades, never raises."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from missive_server.services.inbound_mime import (
+from missive_server.services.inbound._mime import (
     link_inline_images,
     parse_email,
     referenced_content_ids,

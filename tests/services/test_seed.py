@@ -25,11 +25,11 @@ from missive_server.db.models import (
     TaskAssignee,
     TeamMember,
 )
-from missive_server.services import tokens
-from missive_server.services.demo import DEMO_TOKENS, demo_document
-from missive_server.services.seed import SeedError, SeedResult, parse_document, seed
-from missive_server.services.seed_conversations import seeded_id
-from missive_server.services.users import require_users_in_organization
+from missive_server.services.directory import tokens
+from missive_server.services.directory.users import require_users_in_organization
+from missive_server.services.seed._conversations import seeded_id
+from missive_server.services.seed.demo import DEMO_TOKENS, demo_document
+from missive_server.services.seed.seed import SeedError, SeedResult, parse_document, seed
 from tests.factories import Factory
 
 ORG = "Acme"

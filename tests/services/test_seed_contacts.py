@@ -70,7 +70,7 @@ def test_books_with_sharing_and_contacts_are_stored_once(
     ).all()
     assert [tuple(r) for r in rows] == [("Gone", True), ("Philippe", False)]
 
-    from missive_server.services import tokens
+    from missive_server.services.directory import tokens
 
     token = tokens.issue_token(session, user_id=bob.id, now=clock.now())
     session.commit()

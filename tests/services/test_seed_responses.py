@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
 from missive_server.db.models import CannedResponse
-from missive_server.services.demo import DEMO_TOKENS, demo_document
-from missive_server.services.seed import seed
+from missive_server.services.seed.demo import DEMO_TOKENS, demo_document
+from missive_server.services.seed.seed import seed
 from tests.api.responses_support import NOW, PLAIN, b64, png, responses_of
 from tests.conftest import bearer
 from tests.services.test_seed import ORG, base, error_of, run

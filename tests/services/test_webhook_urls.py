@@ -1,4 +1,4 @@
-"""Where webhooks may go: services/webhook_urls.py, with an injected resolver (no real DNS)
+"""Where webhooks may go: services/hooks/webhook_urls.py, with an injected resolver (no real DNS)
 except for address literals, which never reach the resolver."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from missive_server.errors import BadRequest
-from missive_server.services.webhook_urls import (
+from missive_server.services.hooks.webhook_urls import (
     UnresolvableWebhookHost,
     UnsafeWebhookUrl,
     WebhookUrlPolicy,

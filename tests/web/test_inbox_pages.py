@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from missive_server.app import create_app
 from missive_server.clock import FrozenClock
 from missive_server.db.models import Conversation, Organization, SharedLabel, User
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations.messages import MessageInput
 from missive_server.settings import Settings
 from missive_server.web import render
 from tests.conftest import count_queries

@@ -14,7 +14,7 @@ from missive_server.schemas.analytics import (
     ReportsCreateBody,
     render_report,
 )
-from missive_server.services import analytics
+from missive_server.services.analytics import analytics
 from missive_server.services.outbox import RetryPolicy
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Analytics"])

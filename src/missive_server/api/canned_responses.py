@@ -22,7 +22,7 @@ from missive_server.schemas.canned_responses import (
     render_response,
 )
 from missive_server.schemas.posts import DeletedOut
-from missive_server.services import canned_responses
+from missive_server.services.responses import canned_responses
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Responses"])
 

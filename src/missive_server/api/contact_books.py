@@ -11,7 +11,7 @@ from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.pagination import offset_page
 from missive_server.schemas.contact_books import ContactBooksEnvelope, render_contact_book
-from missive_server.services import contact_books
+from missive_server.services.contacts import contact_books
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Contact books"])
 

@@ -13,7 +13,7 @@ from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.pagination import offset_page
 from missive_server.schemas.contact_groups import ContactGroupsEnvelope, render_contact_group
-from missive_server.services import contact_groups
+from missive_server.services.contacts import contact_groups
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Contact groups"])
 

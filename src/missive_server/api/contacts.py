@@ -20,8 +20,8 @@ from missive_server.schemas.contacts import (
     render_contact,
     render_deleted_contact,
 )
-from missive_server.services import contacts
-from missive_server.services.contacts import ContactQuery, ContactView
+from missive_server.services.contacts import contacts
+from missive_server.services.contacts.contacts import ContactQuery, ContactView
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Contacts"])
 

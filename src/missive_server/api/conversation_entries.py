@@ -18,7 +18,8 @@ from missive_server.schemas.comments import CommentsEnvelope, render_comment
 from missive_server.schemas.drafts import DraftsEnvelope, render_draft
 from missive_server.schemas.messages import ConversationMessagesEnvelope, render_message
 from missive_server.schemas.posts import PostsEnvelope, render_post
-from missive_server.services import comments, drafts, messages, posts
+from missive_server.services.conversations import comments, messages
+from missive_server.services.writing import drafts, posts
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Conversations"])
 

@@ -19,8 +19,8 @@ from missive_server.schemas.conversation_actions import (
     MergeIn,
 )
 from missive_server.schemas.conversations import ConversationsEnvelope, render_conversation
-from missive_server.services import conversation_actions, merges
-from missive_server.services.conversation_views import load_views
+from missive_server.services.conversations import conversation_actions, merges
+from missive_server.services.conversations.conversation_views import load_views
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Conversations"])
 

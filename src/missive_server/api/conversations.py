@@ -13,8 +13,8 @@ from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.pagination import cursor_page
 from missive_server.schemas.conversations import ConversationsEnvelope, render_conversation
-from missive_server.services import conversations
-from missive_server.services.conversation_views import load_views
+from missive_server.services.conversations import conversations
+from missive_server.services.conversations.conversation_views import load_views
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Conversations"])
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from missive_server.auth import Principal, bearer_token
 from missive_server.clock import Clock
 from missive_server.errors import Unauthorized
-from missive_server.services import tokens
+from missive_server.services.directory import tokens
 from missive_server.settings import Settings
 
 

@@ -10,8 +10,8 @@ from missive_server.api.responses import envelope, wire
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.schemas.drafts import DraftCreatedEnvelope, DraftsCreateBody, render_draft
 from missive_server.schemas.posts import DeletedOut
-from missive_server.services import drafts
 from missive_server.services.outbox import RetryPolicy
+from missive_server.services.writing import drafts
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Drafts"])
 

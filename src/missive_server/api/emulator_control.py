@@ -15,8 +15,8 @@ from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.clock import EmulatorClock
 from missive_server.errors import BadRequest
 from missive_server.schemas.base import RequestModel, WireModel
-from missive_server.services import demo, emulator, seed
-from missive_server.services.emulator import InboundFields
+from missive_server.services.seed import demo, emulator, seed
+from missive_server.services.seed.emulator import InboundFields
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Emulator"])
 

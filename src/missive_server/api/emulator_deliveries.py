@@ -17,8 +17,8 @@ from missive_server.schemas.hook_deliveries import (
     EmulatorDeliveriesEnvelope,
     render_emulator_delivery,
 )
-from missive_server.services import hook_deliveries
-from missive_server.services.hook_deliveries import SCHEDULES, DeliveryView
+from missive_server.services.hooks import hook_deliveries
+from missive_server.services.hooks.hook_deliveries import SCHEDULES, DeliveryView
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Emulator"])
 

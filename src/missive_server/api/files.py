@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from missive_server.api.deps import DbSession
 from missive_server.api.routing import UnitOfWorkRoute
-from missive_server.services import messages
+from missive_server.services.conversations import messages
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Files"])
 

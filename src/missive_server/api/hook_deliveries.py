@@ -12,8 +12,8 @@ from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.pagination import cursor_page
 from missive_server.schemas.hook_deliveries import DeliveriesEnvelope, render_delivery
-from missive_server.services import hook_deliveries
-from missive_server.services.hook_deliveries import SCHEDULES, DeliveryView
+from missive_server.services.hooks import hook_deliveries
+from missive_server.services.hooks.hook_deliveries import SCHEDULES, DeliveryView
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Hooks"])
 

@@ -26,8 +26,8 @@ from missive_server.schemas.hooks import (
     render_hook,
 )
 from missive_server.schemas.posts import DeletedOut
-from missive_server.services import hooks
-from missive_server.services.webhook_urls import Resolver, WebhookUrlPolicy
+from missive_server.services.hooks import hooks
+from missive_server.services.hooks.webhook_urls import Resolver, WebhookUrlPolicy
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Hooks"])
 

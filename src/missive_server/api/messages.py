@@ -20,7 +20,8 @@ from missive_server.schemas.messages import (
     MessageView,
     render_full_message,
 )
-from missive_server.services import channel_messages, messages
+from missive_server.services.conversations import messages
+from missive_server.services.inbound import channel_messages
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Messages"])
 

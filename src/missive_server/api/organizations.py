@@ -11,7 +11,7 @@ from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.pagination import offset_page
 from missive_server.schemas.organizations import OrganizationsEnvelope, render_organization
-from missive_server.services import organizations
+from missive_server.services.directory import organizations
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Organizations"])
 

@@ -12,7 +12,7 @@ from missive_server.api.responses import envelope, wire
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.schemas.posts import DeletedOut, PostCreatedEnvelope, PostsCreateBody
-from missive_server.services import posts
+from missive_server.services.writing import posts
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Posts"])
 

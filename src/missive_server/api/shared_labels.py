@@ -20,8 +20,8 @@ from missive_server.schemas.shared_labels import (
     SharedLabelsUpdateBody,
     render_shared_label,
 )
-from missive_server.services import shared_labels
-from missive_server.services.shared_labels import SharedLabelView
+from missive_server.services.directory import shared_labels
+from missive_server.services.directory.shared_labels import SharedLabelView
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Shared labels"])
 

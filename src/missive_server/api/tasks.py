@@ -22,7 +22,7 @@ from missive_server.schemas.tasks import (
     render_task,
     render_task_detail,
 )
-from missive_server.services import task_changes, tasks
+from missive_server.services.conversations import task_changes, tasks
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Tasks"])
 

@@ -20,8 +20,8 @@ from missive_server.schemas.teams import (
     TeamsUpdateBody,
     render_team,
 )
-from missive_server.services import teams
-from missive_server.services.teams import TeamView
+from missive_server.services.directory import teams
+from missive_server.services.directory.teams import TeamView
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Teams"])
 

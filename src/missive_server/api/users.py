@@ -11,7 +11,7 @@ from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.pagination import offset_page
 from missive_server.schemas.users import UsersEnvelope, render_user
-from missive_server.services import users
+from missive_server.services.directory import users
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Users"])
 

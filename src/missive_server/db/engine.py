@@ -51,8 +51,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_session_factory(engine: Engine, *, public_url: str | None = None) -> sessionmaker[Session]:
+def make_session_factory(
+    engine: Engine, *, public_url: str | None = None, info: dict[str, Any] | None = None
+) -> sessionmaker[Session]:
     """``public_url`` (in ``Session.info``) is what payloads rendered outside a request, such as
-    webhook bodies recorded at commit, use for ``web_url`` and file links."""
-    info = {"public_url": public_url} if public_url else None
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, info=info)
+    webhook bodies recorded at commit, use for ``web_url`` and file links; ``info`` adds more
+    (``services.sessions`` adds the hook dispatcher)."""
+    merged = {**(info or {}), **({"public_url": public_url} if public_url else {})}
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, info=merged or None)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from missive_server.clock import Clock
 from missive_server.db.models import AnalyticsReport, OutboxItem
 from missive_server.delivery.worker import Delivered, DeliveryError
-from missive_server.services.analytics import complete_report
+from missive_server.services.analytics.analytics import complete_report
 
 
 class AnalyticsReportHandler:

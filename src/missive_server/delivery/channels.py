@@ -32,10 +32,10 @@ from missive_server.schemas.attachments import render_attachment
 from missive_server.schemas.conversations import render_conversation
 from missive_server.schemas.messages import MessageView
 from missive_server.schemas.users import render_user_ref
-from missive_server.services.conversation_views import load_views
-from missive_server.services.conversations import resolve_merges
-from missive_server.services.messages import load_message_views
-from missive_server.services.principals import principal_for_user
+from missive_server.services.conversations.conversation_views import load_views
+from missive_server.services.conversations.conversations import resolve_merges
+from missive_server.services.conversations.messages import load_message_views
+from missive_server.services.directory.principals import principal_for_user
 
 log = logging.getLogger("missive_server.channels")
 

@@ -11,9 +11,9 @@ from missive_server.delivery.mail import CaptureMailer, Mailer, MailHandler, Smt
 from missive_server.delivery.scheduled import SendDraftHandler
 from missive_server.delivery.webhooks import WebhookHandler
 from missive_server.delivery.worker import Handler
-from missive_server.services.hook_deliveries import SCHEDULES
+from missive_server.services.hooks.hook_deliveries import SCHEDULES
+from missive_server.services.hooks.webhook_urls import WebhookUrlPolicy
 from missive_server.services.outbox import RetryPolicy
-from missive_server.services.webhook_urls import WebhookUrlPolicy
 from missive_server.settings import Settings
 
 

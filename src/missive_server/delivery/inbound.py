@@ -20,7 +20,7 @@ from aiosmtpd.smtp import Session as SMTPSession
 from sqlalchemy.orm import Session, sessionmaker
 
 from missive_server.clock import Clock
-from missive_server.services import inbound
+from missive_server.services.inbound import inbound
 
 log = logging.getLogger("missive_server.inbound")
 

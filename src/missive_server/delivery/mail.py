@@ -33,7 +33,10 @@ from sqlalchemy.orm import Session
 
 from missive_server.db.models import Attachment, Message, MessageReference, OutboxItem
 from missive_server.delivery.worker import Delivered, DeliveryError
-from missive_server.services.messages import attachments_by_message, normalize_reference
+from missive_server.services.conversations.messages import (
+    attachments_by_message,
+    normalize_reference,
+)
 from missive_server.services.text import html_to_text
 
 log = logging.getLogger("missive_server.mail")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from missive_server.db.models import Message, OutboxItem
 from missive_server.delivery.worker import Delivered, DeliveryError
 from missive_server.services.outbox import RetryPolicy
-from missive_server.services.sending import send_draft
+from missive_server.services.writing.sending import send_draft
 from missive_server.settings import Settings
 
 

@@ -38,8 +38,8 @@ from missive_server.delivery.signing import (
     sign_standard,
 )
 from missive_server.delivery.worker import Delivered, DeliveryError
-from missive_server.services import hook_deliveries
-from missive_server.services.webhook_urls import (
+from missive_server.services.hooks import hook_deliveries
+from missive_server.services.hooks.webhook_urls import (
     UnresolvableWebhookHost,
     UnsafeWebhookUrl,
     WebhookUrlPolicy,

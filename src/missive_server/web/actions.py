@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from missive_server.errors import ApiError, NotFound
-from missive_server.services import conversations, web_actions
+from missive_server.services.conversations import conversations
+from missive_server.services.web import actions as web_actions
 from missive_server.web.routes import db_session, read_form, signed_in, to_sign_in
 from missive_server.web.session import csrf_ok
 

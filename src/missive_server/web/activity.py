@@ -10,8 +10,10 @@ from starlette.responses import RedirectResponse, Response
 from missive_server.db.models import Conversation
 from missive_server.errors import ApiError
 from missive_server.pagination import cursor_page
-from missive_server.services import hook_deliveries, outbox, web_inbox
-from missive_server.services.hook_deliveries import SCHEDULES
+from missive_server.services import outbox
+from missive_server.services.hooks import hook_deliveries
+from missive_server.services.hooks.hook_deliveries import SCHEDULES
+from missive_server.services.web import inbox as web_inbox
 from missive_server.web.routes import (
     base_context,
     db_session,

@@ -18,9 +18,12 @@ from missive_server.auth import Principal
 from missive_server.errors import NotFound
 from missive_server.pagination import cursor_page
 from missive_server.schemas.attachments import download_path
-from missive_server.services import conversations, tokens, web_actions, web_inbox
-from missive_server.services.conversation_views import load_views
-from missive_server.services.principals import principal_for_user
+from missive_server.services.conversations import conversations
+from missive_server.services.conversations.conversation_views import load_views
+from missive_server.services.directory import tokens
+from missive_server.services.directory.principals import principal_for_user
+from missive_server.services.web import actions as web_actions
+from missive_server.services.web import inbox as web_inbox
 from missive_server.settings import Settings
 from missive_server.web import render
 from missive_server.web.session import COOKIE, MAX_AGE, WebSession, csrf_ok, signer_of

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from missive_server.db.models import SharedLabel
 from missive_server.delivery.signing import verify
-from missive_server.services.messages import MessageInput
+from missive_server.services.conversations.messages import MessageInput
 from tests.api.drafts_support import T0, make_world
 from tests.api.drafts_support import World as DraftsWorld
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver

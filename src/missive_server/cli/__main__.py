@@ -1,0 +1,3 @@
+from missive_server.cli.commands import main
+
+main()

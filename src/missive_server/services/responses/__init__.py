@@ -1,0 +1,1 @@
+"""Canned responses (spec 2.11) and their attachment files."""
