@@ -38,6 +38,14 @@ class MethodNotAllowed(ApiError):
     status_code = 405
 
 
+class Conflict(ApiError):
+    status_code = 409
+
+
+class UnprocessableEntity(ApiError):
+    status_code = 422
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
 

@@ -86,6 +86,22 @@ class Settings(BaseSettings):
             "died are retried when it runs out."
         ),
     )
+    idempotency_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description=(
+            "How long the answer to a request sent with an Idempotency-Key is kept and "
+            "replayed (24 h); the delivery worker deletes expired keys."
+        ),
+    )
+    idempotency_lease_seconds: int = Field(
+        default=60,
+        ge=1,
+        description=(
+            "How long a request in progress holds its Idempotency-Key: a retry meanwhile gets "
+            "409. A process killed mid-request frees its keys when this runs out."
+        ),
+    )
     run_worker: bool = Field(
         default=True, description="Run the delivery worker as a thread inside `serve`."
     )

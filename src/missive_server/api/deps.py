@@ -36,6 +36,10 @@ AppClock = Annotated[Clock, Depends(_clock)]
 
 
 async def _current_user(request: Request, session: DbSession) -> Principal:
+    # A write with an Idempotency-Key was authenticated already (api.idempotency).
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     token = bearer_token(request.headers.get("authorization"))
     principal = tokens.authenticate(session, token) if token else None
     if principal is None:

@@ -17,13 +17,13 @@ from starlette.responses import Response
 from missive_server.api import emulator_control, emulator_deliveries, emulator_faults
 from missive_server.api.deps import DbSession
 from missive_server.api.responses import envelope
-from missive_server.api.routing import UnitOfWorkRoute
+from missive_server.api.routing import ControlPlaneRoute
 from missive_server.errors import NotFound
 from missive_server.schemas.base import WireModel
 from missive_server.services import outbox
 from missive_server.services.outbox import OutboxEntry
 
-router = APIRouter(prefix="/_emulator", route_class=UnitOfWorkRoute, tags=["Emulator"])
+router = APIRouter(prefix="/_emulator", route_class=ControlPlaneRoute, tags=["Emulator"])
 router.include_router(emulator_deliveries.router)
 router.include_router(emulator_control.router)
 router.include_router(emulator_faults.router)

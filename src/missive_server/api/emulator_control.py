@@ -11,14 +11,14 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from missive_server.api.deps import DbSession
-from missive_server.api.routing import UnitOfWorkRoute
+from missive_server.api.routing import ControlPlaneRoute
 from missive_server.clock import EmulatorClock
 from missive_server.errors import BadRequest
 from missive_server.schemas.base import RequestModel, WireModel
 from missive_server.services.seed import demo, emulator, seed
 from missive_server.services.seed.emulator import InboundFields
 
-router = APIRouter(route_class=UnitOfWorkRoute, tags=["Emulator"])
+router = APIRouter(route_class=ControlPlaneRoute, tags=["Emulator"])
 
 MAX_RAW = 25 * 1024 * 1024
 

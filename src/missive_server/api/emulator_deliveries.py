@@ -11,7 +11,7 @@ from starlette.responses import Response
 from missive_server.api.deps import AppClock, AppSettings, DbSession
 from missive_server.api.params import Limit, Until
 from missive_server.api.responses import envelope
-from missive_server.api.routing import UnitOfWorkRoute
+from missive_server.api.routing import ControlPlaneRoute
 from missive_server.pagination import cursor_page
 from missive_server.schemas.hook_deliveries import (
     EmulatorDeliveriesEnvelope,
@@ -20,7 +20,7 @@ from missive_server.schemas.hook_deliveries import (
 from missive_server.services.hooks import hook_deliveries
 from missive_server.services.hooks.hook_deliveries import SCHEDULES, DeliveryView
 
-router = APIRouter(route_class=UnitOfWorkRoute, tags=["Emulator"])
+router = APIRouter(route_class=ControlPlaneRoute, tags=["Emulator"])
 
 
 def render(views: list[DeliveryView]) -> Response:

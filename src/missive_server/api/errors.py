@@ -32,16 +32,37 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-async def _api_error(_request: Request, exc: ApiError) -> Response:
+def render_client_error(exc: BaseException) -> Response | None:
+    """The response the app's handlers give ``exc`` if it is a client error (4xx), else
+    ``None``. The idempotency hook stores it with the key before the handlers ever see it."""
+    response: Response | None = None
+    if isinstance(exc, ApiError):
+        response = _render_api_error(exc)
+    elif isinstance(exc, RequestValidationError):
+        response = error_response(400, validation_message(exc.errors()))
+    elif isinstance(exc, StarletteHTTPException):
+        response = _render_http_error(exc)
+    return response if response is not None and response.status_code < 500 else None
+
+
+def _render_api_error(exc: ApiError) -> Response:
     if exc.empty_body:
         return Response(status_code=exc.status_code, headers=exc.headers)
     return error_response(exc.status_code, exc.message, exc.headers)
 
 
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+def _render_http_error(exc: StarletteHTTPException) -> Response:
     messages = {404: "Not found", 405: "Method not allowed"}
     message = messages.get(exc.status_code, str(exc.detail))
     return error_response(exc.status_code, message, dict(exc.headers or {}))
+
+
+async def _api_error(_request: Request, exc: ApiError) -> Response:
+    return _render_api_error(exc)
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    return _render_http_error(exc)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

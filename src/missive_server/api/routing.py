@@ -3,36 +3,77 @@
 A custom route class rather than a ``yield`` dependency, so the commit provably happens before
 the response is sent (a failing commit becomes an error response, never a lost write) and
 any exception rolls everything back.
+
+Writes accept ``Idempotency-Key`` (``api.idempotency``): the hook opens the key before the
+route runs and stores the rendered response in the same transaction as the write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
+from missive_server.api.idempotency import (
+    OPENAPI_RESPONSES,
+    WRITE_METHODS,
+    IdempotentRequest,
+    openapi_extra,
+)
+
 
 class UnitOfWorkRoute(APIRoute):
+    #: Whether this route's writes take ``Idempotency-Key`` (the /v1 API does).
+    idempotency_keys: ClassVar[bool] = True
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if self.idempotency_keys and WRITE_METHODS & set(kwargs.get("methods") or ()):
+            kwargs["openapi_extra"] = openapi_extra(kwargs.get("openapi_extra"))
+            kwargs["responses"] = {**OPENAPI_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        keyed = self.idempotency_keys
 
         async def unit_of_work(request: Request) -> Response:
             factory: sessionmaker[Session] = request.app.state.session_factory
             session = factory()
             request.state.db = session
+            key: IdempotentRequest | None = None
             try:
-                response = await handler(request)
+                opened = await IdempotentRequest.open(request, session) if keyed else None
+                if isinstance(opened, Response):
+                    return opened  # a replay: nothing runs
+                key = opened
+                try:
+                    response = await handler(request)
+                except Exception as error:
+                    answer = key.answer_error(error) if key is not None else None
+                    if answer is None:
+                        raise
+                    response = answer
+                if key is not None:
+                    key.finish(response)
                 if session.in_transaction():
                     session.commit()
                 return response
             except BaseException:
                 session.rollback()
+                if key is not None:
+                    key.abandon()
                 raise
             finally:
                 session.close()
 
         return unit_of_work
+
+
+class ControlPlaneRoute(UnitOfWorkRoute):
+    """The emulator's ``/_emulator/*`` routes: not Missive's API, no ``Idempotency-Key``."""
+
+    idempotency_keys = False

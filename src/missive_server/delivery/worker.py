@@ -16,10 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from missive_server.clock import Clock
 from missive_server.db.models import OutboxItem
-from missive_server.services import outbox
+from missive_server.services import idempotency, outbox
 from missive_server.services.outbox import RetryPolicy
 
 log = logging.getLogger("missive_server.worker")
+
+#: Seconds (of the injected clock) between two sweeps of expired idempotency keys: a DELETE
+#: takes SQLite's write lock even when nothing matches, so not on every poll.
+PURGE_EVERY_SECONDS = 60
 
 
 #: Writes that must survive a failed attempt (the handler's own session is rolled back).
@@ -75,9 +79,12 @@ class Worker:
         self.policies: Mapping[str, RetryPolicy] = policies or {}
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
+        self._next_purge_at = 0
 
     def run_once(self) -> int:
-        """Deliver every row due now; returns how many rows were attempted."""
+        """Deliver every row due now, after removing expired idempotency keys (at most once
+        a minute); returns how many rows were attempted."""
+        self.purge_expired_keys()
         attempted = 0
         while True:
             ids = self._claim()
@@ -94,6 +101,16 @@ class Worker:
             except Exception:  # a broken database must not kill the thread; retry next poll
                 log.exception("delivery worker pass failed")
             stop.wait(poll_seconds)
+
+    def purge_expired_keys(self) -> int:
+        """Delete idempotency keys past ``MISSIVE_IDEMPOTENCY_TTL_SECONDS``; how many."""
+        now = self.clock.now()
+        if now < self._next_purge_at:
+            return 0
+        with self.session_factory.begin() as session:
+            purged = idempotency.purge_expired(session, now=now)
+        self._next_purge_at = now + PURGE_EVERY_SECONDS
+        return purged
 
     def _claim(self) -> list[str]:
         with self.session_factory.begin() as session:

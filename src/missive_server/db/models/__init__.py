@@ -24,6 +24,7 @@ from missive_server.db.models.conversations import (
     ConversationUser,
 )
 from missive_server.db.models.hooks import Hook, WebhookAttempt, WebhookDelivery
+from missive_server.db.models.idempotency import IdempotencyKey
 from missive_server.db.models.messages import Attachment, Message, MessageReference
 from missive_server.db.models.organizations import Membership, Organization, User
 from missive_server.db.models.outbox import OutboxItem
@@ -56,6 +57,7 @@ __all__ = [
     "ConversationLabel",
     "ConversationUser",
     "Hook",
+    "IdempotencyKey",
     "Membership",
     "Message",
     "MessageReference",
