@@ -4,11 +4,13 @@ restart it, and check that nothing acknowledged is lost.
     .venv/bin/python bench/crash_test.py --database-url sqlite:////tmp/crash.db
     .venv/bin/python bench/crash_test.py \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/crash --clients 8 --kills 5
+    .venv/bin/python bench/crash_test.py --retry --database-url sqlite:////tmp/crash-retry.db
 
 The database must be empty: the script migrates and seeds it (and refuses one that held an
 earlier run). An aiosmtpd relay and an HTTP webhook receiver run
 on loopback. The logic is ``tests/crash/support.py``, which ``tests/crash`` runs at small
-scale on both backends. Prints a summary; exits 1 on any loss. See bench/CRASH.md.
+scale on both backends. Prints a summary; exits 1 on any loss (``--retry``: or any duplicate).
+See bench/CRASH.md.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.crash.retry import run_retrying
 from tests.crash.support import CrashConfig, run
 
 
@@ -40,6 +43,12 @@ def main() -> int:
     )
     parser.add_argument("--log-dir", type=Path, help="Keep serve.log here (default: a temp dir).")
     parser.add_argument(
+        "--retry",
+        action="store_true",
+        help="Retry mode: every write carries an Idempotency-Key and is retried until "
+        "acknowledged; fails on any duplicate or unacknowledged write.",
+    )
+    parser.add_argument(
         "--lease-seconds",
         type=int,
         default=5,
@@ -58,7 +67,10 @@ def main() -> int:
         lease_seconds=args.lease_seconds,
         log_dir=args.log_dir,
     )
-    report = run(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    report = run_retrying(config, progress) if args.retry else run(config, progress)
     print(report.summary())
     return 0 if report.ok else 1
 

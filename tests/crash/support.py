@@ -109,6 +109,10 @@ class Attempt:
     failure: str | None = None
     id: str | None = None
     conversation: str | None = None
+    #: Retry mode: which try of its write this was (0: the first) and whether the answer was
+    #: the stored one (``Idempotent-Replayed``: an earlier try had committed).
+    retry: int = 0
+    replayed: bool = False
 
     @property
     def acknowledged(self) -> bool:
@@ -180,6 +184,8 @@ class Report:
     down_seconds: float = 0.0
     drain_seconds: float = 0.0
     log: str = ""
+    #: Every try, for figures computed after the run (retry mode).
+    ledger: Ledger = field(default_factory=Ledger)
 
     @property
     def losses(self) -> int:
@@ -329,11 +335,15 @@ def draft_body(key: str, organization: str) -> dict[str, Any]:
     }
 
 
-def write(client: httpx.Client, kind: str, key: str, organization: str) -> Attempt:
+def write(
+    client: httpx.Client, kind: str, key: str, organization: str, *, idempotent: bool = False
+) -> Attempt:
+    """One try; with ``idempotent`` the write's key goes as its ``Idempotency-Key`` too."""
     attempt = Attempt(kind, key)
     body = post_body(key, organization) if kind == "post" else draft_body(key, organization)
+    headers = {"Idempotency-Key": f"{kind}-{key}"} if idempotent else {}
     try:
-        response = client.post(f"/v1/{kind}s", json=body)
+        response = client.post(f"/v1/{kind}s", json=body, headers=headers)
     except httpx.ConnectError:
         attempt.failure = "refused"
         return attempt
@@ -341,6 +351,7 @@ def write(client: httpx.Client, kind: str, key: str, organization: str) -> Attem
         attempt.failure = "interrupted"
         return attempt
     attempt.status = response.status_code
+    attempt.replayed = response.headers.get("idempotent-replayed") == "true"
     if attempt.acknowledged:
         created = response.json()[f"{kind}s"]
         attempt.id, attempt.conversation = created["id"], created["conversation"]
@@ -411,6 +422,8 @@ def server_env(config: CrashConfig, relay: Relay) -> dict[str, str]:
         "MISSIVE_RUN_WORKER": "true",
         "MISSIVE_WORKER_POLL_SECONDS": str(config.poll_seconds),
         "MISSIVE_DELIVERY_LEASE_SECONDS": str(config.lease_seconds),
+        # A request killed mid-way holds its Idempotency-Key this long (409s to its retries).
+        "MISSIVE_IDEMPOTENCY_LEASE_SECONDS": str(config.lease_seconds),
         # Below the lease: an attempt still running when its lease ends could be sent twice.
         "MISSIVE_WEBHOOK_TIMEOUT_SECONDS": str(max(1, config.lease_seconds - 2)),
         "MISSIVE_WEB_UI": "false",
@@ -426,7 +439,17 @@ def kill_points(config: CrashConfig, rng: random.Random) -> list[float]:
     return [part * (i + rng.uniform(0.3, 1.0)) for i in range(config.kills)]
 
 
-def run(config: CrashConfig, progress: Callable[[str], None] = lambda _: None) -> Report:
+#: A client thread: ``(base, number, organization, ledger, stop)``.
+ClientLoop = Callable[[str, int, str, Ledger, threading.Event], None]
+
+
+def run(
+    config: CrashConfig,
+    progress: Callable[[str], None] = lambda _: None,
+    *,
+    client: ClientLoop = client_loop,
+) -> Report:
+    """``client`` is what each client thread runs (``tests/crash/retry.py`` retries)."""
     rng = random.Random(config.seed)
     with ExitStack() as stack:
         relay, receiver = stack.enter_context(sinks())
@@ -439,7 +462,7 @@ def run(config: CrashConfig, progress: Callable[[str], None] = lambda _: None) -
         ledger, stop = Ledger(), threading.Event()
         threads = [
             threading.Thread(
-                target=client_loop, args=(server.base, n, organization, ledger, stop), daemon=True
+                target=client, args=(server.base, n, organization, ledger, stop), daemon=True
             )
             for n in range(config.clients)
         ]
@@ -451,13 +474,16 @@ def run(config: CrashConfig, progress: Callable[[str], None] = lambda _: None) -
         finally:
             stop.set()
             for thread in threads:
-                thread.join(REQUEST_TIMEOUT + 5)
+                # A retrying client finishes its write first: a key a killed request held
+                # answers 409 for up to the lease.
+                thread.join(REQUEST_TIMEOUT + 5 + 2 * config.lease_seconds)
         seconds = time.monotonic() - started
         progress(f"load done: {ledger.count()} attempts in {seconds:.1f} s; draining")
         drain_started = time.monotonic()
         _drain(config, engine, ledger, relay, receiver)
         drain_seconds = time.monotonic() - drain_started
         report = _report(config, ledger, relay, receiver, server.base)
+        report.ledger = ledger
         report.outbox = outbox_counts(engine)
         report.log = str(server.log) if config.log_dir else "(not kept; --log-dir keeps it)"
     report.seconds, report.down_seconds, report.drain_seconds = seconds, down, drain_seconds

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.crash.retry import run_retrying
 from tests.crash.support import CrashConfig, run
 
 
@@ -42,3 +43,39 @@ def test_nothing_acknowledged_is_lost_when_serve_is_killed(
     # Repeats of one delivery are allowed (at-least-once); a write queued twice is not.
     assert report.mails_queued_twice == [], summary
     assert report.webhooks_queued_twice == [], summary
+
+
+def test_clients_retrying_with_idempotency_keys_write_everything_exactly_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Retry mode (issue 14): after each SIGKILL the clients retry every unacknowledged write
+    with its key until acknowledged: no write is lost, none is written twice."""
+    config = CrashConfig(
+        database_url=database_url,
+        clients=3,
+        duration=4.0,
+        kills=2,
+        seed=11,
+        drain_timeout=60.0,
+        lease_seconds=3,
+        log_dir=tmp_path,
+    )
+
+    report = run_retrying(config)
+
+    summary = report.summary()
+    print(summary)  # the figures, with `pytest -s`
+    figures, base = report.figures, report.base
+    assert base.kills == 2, summary
+    assert all(n > 0 for n in base.acknowledged_by_stretch), summary
+    # The kills interrupted writes that were then retried (else nothing was tested).
+    assert figures.retries > 0, summary
+    assert figures.writes == figures.acknowledged > 0, summary
+    assert figures.unacknowledged == [], summary
+    assert figures.duplicates == [], summary
+    assert figures.missing == [], summary
+    assert base.losses == 0, summary
+    assert base.mails_queued_twice == [], summary
+    assert base.webhooks_queued_twice == [], summary
+    # Every write was acknowledged, so no delivery belongs to an unacknowledged one.
+    assert (base.unacknowledged_mails, base.unacknowledged_webhooks) == (0, 0), summary
