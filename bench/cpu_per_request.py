@@ -23,6 +23,7 @@ import pstats
 import random
 import statistics
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,9 @@ from missive_server.settings import Settings
 TOKEN = "missive_pat-bench-data"
 
 
-async def call(app: Any, method: str, path: str, body: bytes = b"") -> int:
+async def call(
+    app: Any, method: str, path: str, body: bytes = b"", extra: tuple[Any, ...] = ()
+) -> int:
     path, _, query = path.partition("?")
     scope = {
         "type": "http",
@@ -51,6 +54,7 @@ async def call(app: Any, method: str, path: str, body: bytes = b"") -> int:
             (b"authorization", f"Bearer {TOKEN}".encode()),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
+            *extra,
         ],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
@@ -106,6 +110,8 @@ def requests(conversations: list[str], messages: list[str]) -> dict[str, Callabl
         ),
         "message_get": lambda: ("GET", f"/v1/messages/{random.choice(messages)}", b""),
         "post_create": post,
+        # A new key every time: the cost of reserving and storing, never a replay.
+        "post_create_keyed": lambda: (*post(), ((b"idempotency-key", uuid.uuid4().hex.encode()),)),
         "draft_send": lambda: ("POST", "/v1/drafts", json.dumps(draft).encode()),
     }
 
@@ -122,12 +128,12 @@ async def measure(
     for _ in range(max(1, count // 100)):
         used = 0.0
         for _ in range(100):
-            method, path, body = make()
+            request = make()
             started = time.process_time()
-            status = await call(app, method, path, body)
+            status = await call(app, *request)
             used += time.process_time() - started
             if status >= 300:
-                raise SystemExit(f"{method} {path} answered {status}")
+                raise SystemExit(f"{request[0]} {request[1]} answered {status}")
         batches.append(used / 100 * 1e6)
     return min(batches), statistics.median(batches)
 

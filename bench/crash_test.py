@@ -67,6 +67,7 @@ def main() -> int:
         lease_seconds=args.lease_seconds,
         log_dir=args.log_dir,
     )
+
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 

@@ -211,6 +211,12 @@ def main() -> int:
         # second, and hundreds sharing one second would make the list's first page that much
         # longer (ties are appended, spec 1.7), so the list is measured on the dataset as made.
         Script("post_create", "`POST /v1/posts`", "post_create", "baseline_insert"),
+        Script(
+            "post_create_keyed",
+            "`POST /v1/posts` with `Idempotency-Key`",
+            "post_create_keyed",
+            "baseline_insert",
+        ),
         Script("draft_send", "`POST /v1/drafts` `send: true`", "draft_send", "baseline_insert"),
     ]
     for script in api:

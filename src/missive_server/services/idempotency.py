@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -139,11 +139,41 @@ def reserve(
     return InFlight(retry_after=1)
 
 
-def _insert(session: Session, values: dict[str, Any]) -> bool:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(IdempotencyKey).values(values).on_conflict_do_nothing()
+_TABLE: Table = IdempotencyKey.__table__  # type: ignore[assignment]  # a Table at run time
+_INSERT_COLUMNS = [column.name for column in _TABLE.columns]
+
+
+def _insert_statement(dialect: Any) -> Any:
+    statement = dialect.insert(_TABLE).values({c: bindparam(c) for c in _INSERT_COLUMNS})
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT that conflicted.
-    return session.execute(statement.returning(IdempotencyKey.owner)).first() is not None
+    return statement.on_conflict_do_nothing().returning(_TABLE.c.owner)
+
+
+#: Built once (building a statement per request cost as much as running it; bench/README.md).
+_INSERTS = {"sqlite": _insert_statement(sqlite), "postgresql": _insert_statement(postgresql)}
+_MINE = (
+    (_TABLE.c.user_id == bindparam("scope_user"))
+    & (_TABLE.c.key == bindparam("scope_key"))
+    & (_TABLE.c.owner == bindparam("scope_owner"))
+    & _TABLE.c.status.is_(None)
+)
+_COMPLETE = (
+    update(_TABLE)
+    .where(_MINE)
+    .values(
+        status=bindparam("answer_status"),
+        headers=bindparam("answer_headers", type_=_TABLE.c.headers.type),
+        body=bindparam("answer_body", type_=_TABLE.c.body.type),
+        locked_until=None,
+    )
+)
+_RELEASE = delete(_TABLE).where(_MINE)
+
+
+def _insert(session: Session, values: dict[str, Any]) -> bool:
+    connection = session.connection()
+    statement = _INSERTS["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    return connection.execute(statement, values).first() is not None
 
 
 def _find(session: Session, scope: KeyScope) -> IdempotencyKey | None:
@@ -184,40 +214,25 @@ def _existing(row: IdempotencyKey, fingerprint: Fingerprint, now: int) -> Outcom
     return Replay(Answer(row.status, headers, row.body or b""))
 
 
+def _mine(scope: KeyScope, owner: str) -> dict[str, Any]:
+    return {"scope_user": scope.user_id, "scope_key": scope.key, "scope_owner": owner}
+
+
 def complete(session: Session, scope: KeyScope, owner: str, answer: Answer) -> bool:
     """Store the answer in the caller's transaction; ``False`` when the reservation is no
     longer ``owner``'s (its lease ran out and another request took the key over)."""
-    statement = (
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.user_id == scope.user_id,
-            IdempotencyKey.key == scope.key,
-            IdempotencyKey.owner == owner,
-            IdempotencyKey.status.is_(None),
-        )
-        .values(
-            status=answer.status,
-            headers=[list(pair) for pair in answer.headers],
-            body=answer.body,
-            locked_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    parameters = {
+        **_mine(scope, owner),
+        "answer_status": answer.status,
+        "answer_headers": [list(pair) for pair in answer.headers],
+        "answer_body": answer.body,
+    }
+    return bool(session.connection().execute(_COMPLETE, parameters).rowcount)
 
 
 def release(session: Session, scope: KeyScope, owner: str) -> None:
     """Give the key up after a failure: nothing is stored, a retry runs the request again."""
-    session.execute(
-        delete(IdempotencyKey)
-        .where(
-            IdempotencyKey.user_id == scope.user_id,
-            IdempotencyKey.key == scope.key,
-            IdempotencyKey.owner == owner,
-            IdempotencyKey.status.is_(None),
-        )
-        .execution_options(synchronize_session=False)
-    )
+    session.connection().execute(_RELEASE, _mine(scope, owner))
 
 
 def purge_expired(session: Session, *, now: int) -> int:

@@ -430,7 +430,9 @@ def _forget_all(connection: Connection, cutoff: int) -> int:
             select(u.c.conversation_id).where(u.c.user_id == owner, u.c.last_activity_at >= cutoff)
         )
     )
-    return sum(
+    keys = Conversation.metadata.tables["idempotency_keys"]
+    removed = connection.execute(delete(keys).where(keys.c.created_at >= cutoff)).rowcount
+    return removed + sum(
         _forget(connection, touched[start : start + 500], cutoff)
         for start in range(0, len(touched), 500)
     )
