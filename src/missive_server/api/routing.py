@@ -24,6 +24,7 @@ from missive_server.api.idempotency import (
     IdempotentRequest,
     openapi_extra,
 )
+from missive_server.api.middleware import refuse_nul_in_body
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -46,6 +47,7 @@ class UnitOfWorkRoute(APIRoute):
             request.state.db = session
             key: IdempotentRequest | None = None
             try:
+                await refuse_nul_in_body(request)
                 opened = await IdempotentRequest.open(request, session) if keyed else None
                 if isinstance(opened, Response):
                     return opened  # a replay: nothing runs
