@@ -280,7 +280,9 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.process.returncode}; see {self.log}")
             try:
-                response = httpx.get(f"{self.base}/v1/organizations", headers=bearer(), timeout=2)
+                response = httpx.get(
+                    f"{self.base}/v1/organizations", headers=bearer(), timeout=REQUEST_TIMEOUT
+                )
                 if response.status_code == 200:
                     return
             except httpx.TransportError:
