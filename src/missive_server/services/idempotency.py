@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -170,9 +170,21 @@ _COMPLETE = (
 _RELEASE = delete(_TABLE).where(_MINE)
 
 
+#: The reservation's commit need not wait for PostgreSQL's WAL flush: the request's own commit
+#: comes later in the same WAL and flushes it too, so a stored answer never outlives its
+#: reservation; and a reservation lost in a database crash lost its request with it (the retry
+#: runs the write). Saves an fsync per keyed write. (SQLite in WAL mode with
+#: ``synchronous=NORMAL`` does not sync on commit anyway.)
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+
+
 def _insert(session: Session, values: dict[str, Any]) -> bool:
     connection = session.connection()
-    statement = _INSERTS["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    if connection.dialect.name == "postgresql":
+        connection.execute(_ASYNC_COMMIT)
+        statement = _INSERTS["postgresql"]
+    else:
+        statement = _INSERTS["sqlite"]
     return connection.execute(statement, values).first() is not None
 
 
