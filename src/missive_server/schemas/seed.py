@@ -120,6 +120,7 @@ class ContactBookSeed(SeedModel):
     share_with_organization: bool = False
     share_with_team: str | None = None
     share_with_users: list[str] = Field(default_factory=list)
+    exclude_from_search: bool = False
     contacts: list[ContactSeed] = Field(default_factory=list)
 
     @model_validator(mode="after")
