@@ -400,3 +400,33 @@ def test_a_refused_relay_post_writes_nothing(
     }
     found = conversation(client, world, world.thread.id)
     assert (found["subject"], label_ids(found)) == (ISSUE_SUBJECT, [])
+
+
+def test_the_inbox_page_renders_labeled_links(client: TestClient, world: World) -> None:
+    """The relay links issues and commits as ``<url|label>``; the web UI shows real links, and
+    a labeled link with any other scheme stays text."""
+    block = {
+        "pretext": "<https://github.com/acme/widgets/issues/8|Issue> opened by octocat",
+        "text": "see <https://github.com/c/1?w=1|`6dcb09b`> and <javascript:alert(1)|this>",
+    }
+    posts = installation(world) | {
+        "references": ["<github/1296269/8@missive-integrations>"],
+        "conversation_subject": "#8 Crash [widgets]",
+        "attachments": [block],
+        "notification": {"title": "#8 Crash [widgets]"},
+    }
+    ref = relayed(client, world, posts)
+
+    client.post("/sign-in", data={"token": world.token})
+    page = client.get(f"/c/{ref['conversation']}").text
+
+    assert (
+        '<a href="https://github.com/acme/widgets/issues/8" rel="noopener noreferrer">Issue</a>'
+        " opened by octocat" in page
+    )
+    assert (
+        '<a href="https://github.com/c/1?w=1" rel="noopener noreferrer"><code>6dcb09b</code></a>'
+        in page
+    )
+    assert "&lt;javascript:alert(1)|this&gt;" in page
+    assert 'href="javascript' not in page
