@@ -33,7 +33,15 @@ def test_books_the_user_can_access(client: TestClient, factory: Factory) -> None
     team = factory.team(acme, "Sales", active=[me])
     s = factory.session
     personal = book(s, me, None, "A personal")
-    hr = book(s, colleague, acme, "B org", share_with_organization=True, description="HR")
+    hr = book(
+        s,
+        colleague,
+        acme,
+        "B org",
+        share_with_organization=True,
+        description="HR",
+        exclude_from_search=True,
+    )
     sales = book(s, colleague, acme, "C team", share_with_team_id=team.id)
     direct = book(s, colleague, acme, "D users", share_with_user_ids=(me.id,))
     own = book(s, me, acme, "E mine")
@@ -52,6 +60,8 @@ def test_books_the_user_can_access(client: TestClient, factory: Factory) -> None
         "organization": None,
         "name": "A personal",
         "description": None,
+        "exclude_from_search": False,
+        "importing": False,
     }
     assert found[1] == {
         **found[1],
@@ -60,6 +70,8 @@ def test_books_the_user_can_access(client: TestClient, factory: Factory) -> None
         "organization": acme.id,
         "share_with_organization": True,
         "description": "HR",
+        "exclude_from_search": True,
+        "importing": False,
     }
     assert (found[2]["id"], found[2]["share_with_team"]) == (sales.id, team.id)
     assert (found[3]["id"], found[3]["share_with_users"]) == (direct.id, [me.id])

@@ -299,6 +299,7 @@ def test_labels_assignees_users_team_subject_and_color(
         add_users=[world.bob.id],
         team=world.team.id,
         conversation_subject="Renamed",
+        update_existing_conversation_subject=True,
         conversation_color="warning",
         conversation_icon="https://example.com/icon.png",
     )
@@ -414,8 +415,15 @@ CONTENT = "'posts' must have at least one of 'text', 'markdown' or 'attachments'
     [
         ({"notification": None}, "'posts.notification' must be an object"),
         ({"notification": "hi"}, "'posts.notification' must be an object"),
-        ({"notification": {"body": "b"}}, "'posts.notification.title' is required"),
-        ({"notification": {"title": "t"}}, "'posts.notification.body' is required"),
+        ({"notification": {}}, "'posts.notification' must have a 'title' or a 'body'"),
+        (
+            {"notification": {"title": None, "body": ""}},
+            "'posts.notification' must have a 'title' or a 'body'",
+        ),
+        (
+            {"update_existing_conversation_subject": "maybe"},
+            "'posts.update_existing_conversation_subject' must be true or false",
+        ),
         (
             {"notification": {"title": 1, "body": "b"}},
             "'posts.notification.title' must be a string",

@@ -41,6 +41,7 @@ def test_create_a_shared_book_then_delete_contacts(
         "bob@acme.test",
         "--description",
         "New",
+        "--exclude-from-search",
     )
     assert made.exit_code == 0, made.output
     book = session.get(ContactBook, made.stdout.strip())
@@ -51,6 +52,7 @@ def test_create_a_shared_book_then_delete_contacts(
         acme.id,
         "New",
     )
+    assert book.exclude_from_search is True
 
     [one, two] = create(
         client,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
 from missive_server.db.models import (
@@ -30,6 +31,7 @@ from missive_server.services.directory.users import require_users_in_organizatio
 from missive_server.services.seed._conversations import seeded_id
 from missive_server.services.seed.demo import DEMO_TOKENS, demo_document
 from missive_server.services.seed.seed import SeedError, SeedResult, parse_document, seed
+from tests.conftest import bearer
 from tests.factories import Factory
 
 ORG = "Acme"
@@ -358,6 +360,10 @@ def test_users_must_belong_to_the_organization(session: Session, clock: FrozenCl
             {"conversations": [{"posts": [{"username": "Bot"}]}]},
             "conversations[0]: posts[0]: a post needs 'text', 'markdown' or 'attachments'",
         ),
+        (
+            {"conversations": [{"posts": [{"text": "x", "notification": {"title": ""}}]}]},
+            "conversations[0]: posts[0].notification: a notification needs a 'title' or a 'body'",
+        ),
         ({"organisations": []}, "organisations: unknown field"),
     ],
 )
@@ -446,3 +452,22 @@ def test_task_seed_errors(
     with pytest.raises(SeedError) as raised:
         run(session, clock, base(tasks=[{"organization": ORG, **task}]))
     assert str(raised.value) == message
+
+
+def test_a_post_notification_may_have_a_title_or_a_body_only(
+    session: Session, clock: FrozenClock, client: TestClient
+) -> None:
+    """As ``POST /v1/posts`` accepts them (docs/compatibility.md, Posts)."""
+    posts = [
+        {"text": "Deployed", "notification": {"title": "[widgets]"}},
+        {"text": "Linked", "notification": {"body": "octocat referenced this"}, "created_at": 1},
+    ]
+    result = run(session, clock, base(conversations=[conversation(posts=posts)]))
+
+    token = result.tokens["alice@acme.test"]
+    [cid] = result.ids["conversations"].values()
+    listed = client.get(f"/v1/conversations/{cid}/posts", headers=bearer(token)).json()["posts"]
+    assert [p["notification"] for p in listed] == [
+        {"title": "[widgets]", "body": None},
+        {"title": None, "body": "octocat referenced this"},
+    ]

@@ -43,6 +43,7 @@ def test_books_with_sharing_and_contacts_are_stored_once(
         share_with_team="Support",
         share_with_users=["bob@acme.test"],
         description="Paying customers",
+        exclude_from_search=True,
         contacts=CONTACTS,
     )
     document["contact_books"].append({"name": "Mine", "owner": "bob@acme.test"})
@@ -60,11 +61,12 @@ def test_books_with_sharing_and_contacts_are_stored_once(
     assert alice is not None
     assert bob is not None
     assert (customers.user_id, customers.description) == (alice.id, "Paying customers")
+    assert customers.exclude_from_search is True
     assert customers.share_with_team_id is not None
     assert session.scalars(select(ContactBookUser.user_id)).all() == [bob.id]
     mine = session.get(ContactBook, ids["Mine"])
     assert mine is not None
-    assert (mine.organization_id, mine.user_id) == (None, bob.id)
+    assert (mine.organization_id, mine.user_id, mine.exclude_from_search) == (None, bob.id, False)
     rows = session.execute(
         select(Contact.first_name, Contact.deleted).order_by(Contact.first_name)
     ).all()

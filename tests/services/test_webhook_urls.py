@@ -214,6 +214,43 @@ def test_an_unresolvable_host_is_a_400_naming_it() -> None:
     assert caught.value.status_code == 400
 
 
+def test_the_resolvers_reason_is_kept_beside_the_message() -> None:
+    with pytest.raises(UnresolvableWebhookHost) as caught:
+        check("https://nowhere.example.com/", FakeDns({}))
+    assert caught.value.reason == "[Errno -2] Name or service not known"
+
+    def empty(*_: Any, **__: Any) -> Sequence[tuple[Any, ...]]:
+        return []
+
+    with pytest.raises(UnresolvableWebhookHost) as caught:
+        check("https://nowhere.example.com/", empty)
+    assert caught.value.reason == "no address found"
+
+
+def test_emulator_subscriptions_accept_unresolvable_hosts_only() -> None:
+    dns = FakeDns({"intranet.example.com": ["10.0.0.5"], "hooks.example.com": ["93.184.215.14"]})
+    emulator = WebhookUrlPolicy.from_settings(Settings(emulator=True), resolve=dns)
+    server = WebhookUrlPolicy.from_settings(Settings(), resolve=dns)
+    assert (emulator.allow_unresolvable, server.allow_unresolvable) == (True, False)
+
+    emulator.check_subscription("https://nowhere.example.com/hook")
+    emulator.check_subscription("https://hooks.example.com/hook")
+    with pytest.raises(UnresolvableWebhookHost):
+        server.check_subscription("https://nowhere.example.com/hook")
+    # Deliveries use ``check``: the host must resolve by then, in either mode.
+    with pytest.raises(UnresolvableWebhookHost):
+        emulator.check("https://nowhere.example.com/hook")
+    for unsafe in (
+        "https://intranet.example.com/",
+        "http://169.254.169.254/",
+        "http://[fd00:ec2::254]/",
+        "http://172.16.0.1/",
+        "http://printer.local/",
+    ):
+        with pytest.raises(UnsafeWebhookUrl):
+            emulator.check_subscription(unsafe)
+
+
 def test_a_host_the_idna_codec_rejects_does_not_resolve() -> None:
     def idna_error(*_: Any, **__: Any) -> Sequence[tuple[Any, ...]]:
         raise UnicodeError("label too long")

@@ -43,6 +43,7 @@ async def create_post(
         references=post_in.references,
         actions=actions,
         now=clock.now(),
+        rename_existing=bool(post_in.update_existing_conversation_subject),
     )
     return envelope("posts", {"id": post.id, "conversation": post.conversation_id}, 201)
 

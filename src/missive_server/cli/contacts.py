@@ -32,6 +32,9 @@ def contact_book_create(
     share_with_organization: bool = typer.Option(False, "--share-with-organization"),
     share_with_team: str | None = typer.Option(None, "--share-with-team", help="Team id or name."),
     share_with_user: list[str] = typer.Option([], "--share-with-user", help="Email; repeatable."),
+    exclude_from_search: bool = typer.Option(
+        False, "--exclude-from-search", help="Keep its contacts out of global contact search."
+    ),
 ) -> None:
     """Create a contact book and print its id."""
     refs = contact_books.ContactBookRefs(
@@ -42,6 +45,7 @@ def contact_book_create(
         share_with_organization=share_with_organization,
         share_with_team=share_with_team,
         share_with_users=tuple(share_with_user),
+        exclude_from_search=exclude_from_search,
     )
     with open_database(Settings()) as session:
         try:

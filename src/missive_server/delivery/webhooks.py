@@ -164,7 +164,7 @@ class WebhookHandler:
         except UnsafeWebhookUrl as error:
             return Attempt(None, 0, error.message, permanent=True)
         except UnresolvableWebhookHost as error:
-            return Attempt(None, 0, error.message)
+            return Attempt(None, 0, f"{error.message}: {error.reason}")
         return None
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> Attempt:

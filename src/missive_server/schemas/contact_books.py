@@ -17,6 +17,8 @@ class ContactBookOut(WireModel):
     organization: str | None
     name: str
     description: str | None
+    exclude_from_search: bool
+    importing: bool
 
 
 class ContactBooksEnvelope(WireModel):
@@ -33,4 +35,9 @@ def render_contact_book(book: ContactBook, *, share_with_users: list[str]) -> di
         "organization": book.organization_id,
         "name": book.name,
         "description": book.description,
+        "exclude_from_search": book.exclude_from_search,
+        # True in Missive while an import fills the book. Ours are filled in one transaction
+        # (seed, CLI), so no reader can see a book mid-import: always false, never null, since
+        # Missive's recorded responses carry booleans (Airbyte's source-missive schema).
+        "importing": False,
     }

@@ -73,6 +73,7 @@ PARAGRAPH_MAX = 2000
 LINE_MAX = 255
 URL_MAX = 2048
 CONTENT_RULE = "must have at least one of 'text', 'markdown' or 'attachments'"
+NOTIFICATION_RULE = "must have a 'title' or a 'body'"
 
 
 def _truncated(limit: int) -> AfterValidator:
@@ -102,8 +103,18 @@ Timestamp = Annotated[int, Strict(), AfterValidator(_not_negative)]
 
 
 class NotificationIn(RequestModel):
-    title: Line
-    body: Paragraph
+    """Title, body or both. Missive's own webhook relay sends a title alone (events it has no
+    summary for) and a body alone (posts into a conversation by id, which have no subject);
+    both are accepted in production, so only a notification with neither is refused."""
+
+    title: Line | None = None
+    body: Paragraph | None = None
+
+    @model_validator(mode="after")
+    def _has_text(self) -> NotificationIn:
+        if not (self.title or self.body):
+            raise invalid(NOTIFICATION_RULE)
+        return self
 
 
 class PostFieldIn(RequestModel):
@@ -166,6 +177,10 @@ class PostIn(ConversationActionsIn, ConversationLocatorIn):
     username_icon: Url | None = None
     conversation_icon: Url | None = None
     conversation_subject: Paragraph | None = None
+    #: ``conversation_subject`` renames an existing conversation only when this is true; a new
+    #: conversation always takes it. The relay sends ``false`` with comments and ``true`` with
+    #: issue and pull-request events, so comments never rename the thread.
+    update_existing_conversation_subject: bool | None = None
 
     @model_validator(mode="after")
     def _has_content(self) -> PostIn:

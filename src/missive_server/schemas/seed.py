@@ -120,6 +120,7 @@ class ContactBookSeed(SeedModel):
     share_with_organization: bool = False
     share_with_team: str | None = None
     share_with_users: list[str] = Field(default_factory=list)
+    exclude_from_search: bool = False
     contacts: list[ContactSeed] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -201,8 +202,16 @@ class PostBlockSeed(SeedModel):
 
 
 class NotificationSeed(SeedModel):
-    title: str
-    body: str
+    """A title, a body or both, as ``POST /v1/posts`` accepts (docs/compatibility.md, Posts)."""
+
+    title: str | None = None
+    body: str | None = None
+
+    @model_validator(mode="after")
+    def _has_text(self) -> NotificationSeed:
+        if not (self.title or self.body):
+            raise ValueError("a notification needs a 'title' or a 'body'")
+        return self
 
 
 class PostSeed(SeedModel):

@@ -57,8 +57,19 @@ def text_html(text: str | None) -> Markup:
     return Markup("<br>").join(escape(text or "").split("\n"))
 
 
+#: ``<https://example.com|label>``: the link form integrations write into posts (Slack's, which
+#: Missive renders; its own webhook relay links issues, commits and branches this way).
+_LABELED_LINK = re.compile(r"<((?:https?|mailto):[^\s<>|]+)\|([^<>\n]+)>")
+
+
+def _markdown_link(match: re.Match[str]) -> str:
+    label = re.sub(r"([\\\[\]])", r"\\\1", match.group(2))
+    return f"[{label}](<{match.group(1)}>)"
+
+
 def markdown_html(text: str | None) -> Markup:
-    html = _MARKDOWN.render(text or "")
+    """Post content (text, markdown, attachment blocks): CommonMark plus labeled links."""
+    html = _MARKDOWN.render(_LABELED_LINK.sub(_markdown_link, text or ""))
     return Markup(
         nh3.clean(html, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
     )

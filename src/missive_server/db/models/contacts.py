@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,6 +46,11 @@ class ContactBook(Base):
     share_with_organization: Mapped[bool] = mapped_column(Boolean, default=False)
     share_with_team_id: Mapped[str | None] = mapped_column(
         ForeignKey("teams.id", ondelete="SET NULL")
+    )
+    #: Missive's book setting that keeps its contacts out of the app's global contact search
+    #: and autocomplete; the API lists them as usual (a list names its book).
+    exclude_from_search: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
     )
     created_at: Mapped[int] = mapped_column(BigInteger)
 

@@ -112,6 +112,7 @@ class ContactBookSpec:
     share_with_organization: bool = False
     share_with_team_id: str | None = None
     share_with_user_ids: tuple[str, ...] = ()
+    exclude_from_search: bool = False
 
 
 def create_contact_book(session: Session, spec: ContactBookSpec, *, now: int) -> ContactBook:
@@ -136,6 +137,7 @@ def create_contact_book(session: Session, spec: ContactBookSpec, *, now: int) ->
         share_with_team_id=require_team_in_organization(session, org, team)
         if org and team
         else None,
+        exclude_from_search=spec.exclude_from_search,
         created_at=now,
     )
     session.add(book)
@@ -172,6 +174,7 @@ class ContactBookRefs:
     share_with_organization: bool = False
     share_with_team: str | None = None
     share_with_users: tuple[str, ...] = ()
+    exclude_from_search: bool = False
 
 
 def create_contact_book_from_refs(
@@ -193,6 +196,7 @@ def create_contact_book_from_refs(
         share_with_organization=refs.share_with_organization,
         share_with_team_id=team,
         share_with_user_ids=tuple(_user_id(session, email) for email in refs.share_with_users),
+        exclude_from_search=refs.exclude_from_search,
     )
     return create_contact_book(session, spec, now=now)
 

@@ -37,12 +37,15 @@ def open_target(
     now: int,
     account_id: str | None = None,
     team_id: str | None = None,
+    rename_existing: bool = True,
 ) -> Target:
     """Locate (or create) the conversation and apply ``actions`` to it.
 
     A new conversation belongs to ``actions.organization`` (or the team's organization) and
     starts in the actor's Inbox. ``team_id`` is a default team (an account's), used only when the
-    actions name none. Everything is validated before anything is written.
+    actions name none. ``rename_existing=False`` applies ``actions.subject`` to a new
+    conversation only (posts without ``update_existing_conversation_subject``). Everything is
+    validated before anything is written.
     """
     found = locate_conversation(
         session,
@@ -53,6 +56,8 @@ def open_target(
     )
     if actions.team is None and team_id is not None and found is None:
         actions.team = team_id
+    if found is not None and not rename_existing:
+        actions.subject = None
     plan = validate_actions(session, actions, actor=actor, conversation=found)
     conversation = found
     if conversation is None:

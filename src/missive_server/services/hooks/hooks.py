@@ -76,7 +76,7 @@ def create_hook(
         disabled_at=None,
         created_at=now,
     )
-    urls.check(item.url, field="hooks.url")
+    urls.check_subscription(item.url, field="hooks.url")
     session.add(hook)
     session.flush()
     # The host only: query strings often hold receivers' tokens, and the secret never appears.

@@ -90,6 +90,7 @@ def _new_book(
         share_with_organization=seed.share_with_organization,
         share_with_team_id=team.id if team else None,
         share_with_user_ids=tuple(u.id for u in users),
+        exclude_from_search=seed.exclude_from_search,
     )
     try:
         return create_contact_book(ctx.session, spec, now=ctx.now)

@@ -62,9 +62,13 @@ def create_post(
     references: Sequence[str] | None,
     actions: ConversationActions,
     now: int,
+    rename_existing: bool = False,
 ) -> Post:
     """Write a post into the conversation found by id or references (or a new one), apply
-    ``actions`` (already translated by ``post_actions``) and move ``last_activity_at``."""
+    ``actions`` (already translated by ``post_actions``) and move ``last_activity_at``.
+
+    ``actions.subject`` names a new conversation; an existing one is renamed only with
+    ``rename_existing`` (the post's ``update_existing_conversation_subject``)."""
     target = open_target(
         session,
         actor=actor,
@@ -72,6 +76,7 @@ def create_post(
         references=references,
         actions=actions,
         now=now,
+        rename_existing=rename_existing,
     )
     conversation = target.conversation
     if content.conversation_icon is not None:
