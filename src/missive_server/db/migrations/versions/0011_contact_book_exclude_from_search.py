@@ -1,7 +1,7 @@
 """contact_books.exclude_from_search, Missive's book setting (Airbyte's recorded schema)
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 17:05:00.000000
 
 Existing books are searchable (``false``), as every book was before the setting existed.
