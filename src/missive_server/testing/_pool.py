@@ -46,7 +46,11 @@ class ServerPool:
         self._served = url
         seeded = self.store.template(seed, now=0).seeded
         server = MissiveServer(
-            self._shared.url, seeded, deliver=self._shared.deliver, database_url=url
+            self._shared.url,
+            seeded,
+            deliver=self._shared.deliver,
+            database_url=url,
+            transport=self._shared.transport,
         )
         try:
             yield server
@@ -61,7 +65,11 @@ class ServerPool:
         try:
             runtime.start()
             server = MissiveServer(
-                runtime.url, template.seeded, deliver=runtime.deliver, database_url=url
+                runtime.url,
+                template.seeded,
+                deliver=runtime.deliver,
+                database_url=url,
+                transport=runtime.transport,
             )
             try:
                 yield server

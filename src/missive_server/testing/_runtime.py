@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from missive_server.app import bind_database, create_app
 from missive_server.db.engine import make_engine
 from missive_server.settings import Settings
+from missive_server.testing._handle import SharedTransport
 
 log = logging.getLogger("missive_server.testing")
 
@@ -80,6 +81,7 @@ class Runtime:
         self._stopping = threading.Event()
         self._poll_seconds = poll_seconds
         self._threads: list[threading.Thread] = []
+        self.transport = SharedTransport()
 
     def start(self) -> None:
         serve = threading.Thread(
@@ -121,6 +123,7 @@ class Runtime:
             thread.join()
         self._threads.clear()
         self._socket.close()
+        self.transport.shutdown()
         self.app.state.engine.dispose()
 
     def _poll(self) -> None:
