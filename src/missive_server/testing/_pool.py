@@ -36,18 +36,20 @@ class ServerPool:
 
     @contextmanager
     def fresh(self, seed: Seed = "demo") -> Iterator[MissiveServer]:
-        url = self.store.copy(self.store.template(seed, now=int(time.time())))
+        template = self.store.template(seed, now=int(time.time()))
+        url = self.store.copy(template)
         if self._shared is None:
-            self._shared = Runtime(url, settings=self.settings)
-            self._shared.start()
+            self._served = url
+            runtime = Runtime(url, settings=self.settings)
+            runtime.start()
+            self._shared = runtime
         else:
             self._shared.switch(url).dispose()
             self._drop_served()
-        self._served = url
-        seeded = self.store.template(seed, now=0).seeded
+            self._served = url
         server = MissiveServer(
             self._shared.url,
-            seeded,
+            template.seeded,
             deliver=self._shared.deliver,
             database_url=url,
             transport=self._shared.transport,
