@@ -101,7 +101,6 @@ def record_writes(r: Recorder, ids: dict[str, dict[str, str]], found: dict[str, 
     org = ids["organizations"]["Acme Inc."]
     cid = found["conversation"]
     chat = ids["accounts"]["Website chat"]
-    team = ids["teams"]["Support"]
     post = r.call(
         "POST",
         "/v1/posts",
@@ -158,6 +157,14 @@ def record_writes(r: Recorder, ids: dict[str, dict[str, str]], found: dict[str, 
             ]
         },
     )
+    record_directory(r, ids, found)
+    record_tasks(r, ids)
+    record_library(r, org, found)
+
+
+def record_directory(r: Recorder, ids: dict[str, dict[str, str]], found: dict[str, str]) -> None:
+    org = ids["organizations"]["Acme Inc."]
+    cid = found["conversation"]
     other = ids["conversations"]["demo-double-charge"]
     r.call(
         "POST",
@@ -189,6 +196,11 @@ def record_writes(r: Recorder, ids: dict[str, dict[str, str]], found: dict[str, 
         f"/v1/shared_labels/{label['id']}",
         body={"shared_labels": [{"id": label["id"], "name": "Key accounts"}]},
     )
+
+
+def record_tasks(r: Recorder, ids: dict[str, dict[str, str]]) -> None:
+    org = ids["organizations"]["Acme Inc."]
+    team = ids["teams"]["Support"]
     task = r.call(
         "POST",
         "/v1/tasks",
@@ -224,7 +236,6 @@ def record_writes(r: Recorder, ids: dict[str, dict[str, str]], found: dict[str, 
     )["reports"]
     r.server.deliver()  # reports are computed by the delivery worker
     r.call("GET", "/v1/analytics/reports/{report_id}", f"/v1/analytics/reports/{report['id']}")
-    record_library(r, org, found)
 
 
 def record_library(r: Recorder, org: str, found: dict[str, str]) -> None:

@@ -19,10 +19,9 @@ import pytest
 """
 
 
-def test_a_fresh_demo_database_per_test(inner: Inner) -> None:
-    result = inner(
-        HEADER
-        + """
+A_FRESH_DEMO_DATABASE_PER_TEST = (
+    HEADER
+    + """
 SEEN = {}
 
 def test_serves_the_demo_organization(missive_server):
@@ -68,14 +67,12 @@ def test_the_session_server_still_has_them(missive_server_session):
         got = client.get(f"/v1/conversations/{SEEN['session_post']}")
     assert got.status_code == 200
 """
-    )
-    result.assert_outcomes(passed=5)
+)
 
 
-def test_outbox_and_clock(inner: Inner) -> None:
-    result = inner(
-        HEADER
-        + """
+OUTBOX_AND_CLOCK = (
+    HEADER
+    + """
 DRAFT = {"body": "Hello Bob", "subject": "Your order", "from_field":
          {"address": "support@acme.test"}, "to_fields": [{"address": "bob@example.com"}]}
 
@@ -109,14 +106,12 @@ def test_each_test_starts_on_system_time(missive_server):
     import time
     assert abs(missive_server.clock.now() - time.time()) < 60
 """
-    )
-    result.assert_outcomes(passed=4)
+)
 
 
-def test_inbound_mail_and_signed_webhooks(inner: Inner) -> None:
-    result = inner(
-        HEADER
-        + """
+INBOUND_MAIL_AND_SIGNED_WEBHOOKS = (
+    HEADER
+    + """
 @pytest.fixture
 def receiver():
     received = []
@@ -174,14 +169,12 @@ def test_a_refused_control_request_raises(missive_server):
         missive_server.inbound(subject="no sender")
     assert refused.value.status == 400
 """
-    )
-    result.assert_outcomes(passed=3)
+)
 
 
-def test_faults(inner: Inner) -> None:
-    result = inner(
-        HEADER
-        + """
+FAULTS = (
+    HEADER
+    + """
 def test_the_next_requests_fail_then_recover(missive_server):
     fault = missive_server.fault("/v1/conversations*", status=429, method="GET", count=2)
     assert fault["remaining"] == 2
@@ -205,20 +198,18 @@ def test_latency(missive_server):
         slow = client.get("/v1/users")
     assert slow.status_code == 200
     assert slow.elapsed.total_seconds() >= 0.3
+    missive_server.fault("/v1/users", status=500)  # left armed for the next test
 
 def test_faults_do_not_outlive_their_test(missive_server):
     with missive_server.client() as client:
         assert client.get("/v1/users").status_code == 200
 """
-    )
-    # Needs the inner tests to run in file order: the last one follows an armed, unused fault.
-    result.assert_outcomes(passed=4)
+)
 
 
-def test_seeding_and_reset(inner: Inner) -> None:
-    result = inner(
-        HEADER
-        + """
+SEEDING_AND_RESET = (
+    HEADER
+    + """
 SHOP = {
     "organizations": [{"name": "Shop"}],
     "users": [
@@ -262,5 +253,30 @@ def test_reset_empties_then_seeds(missive_server):
     missive_server.reset(seed="demo")
     assert missive_server.token == "missive_pat-demo-alice-owner"
 """
-    )
+)
+
+
+def test_a_fresh_demo_database_per_test(inner: Inner) -> None:
+    result = inner(A_FRESH_DEMO_DATABASE_PER_TEST)
+    result.assert_outcomes(passed=5)
+
+
+def test_outbox_and_clock(inner: Inner) -> None:
+    result = inner(OUTBOX_AND_CLOCK)
+    result.assert_outcomes(passed=4)
+
+
+def test_inbound_mail_and_signed_webhooks(inner: Inner) -> None:
+    result = inner(INBOUND_MAIL_AND_SIGNED_WEBHOOKS)
+    result.assert_outcomes(passed=3)
+
+
+def test_faults(inner: Inner) -> None:
+    result = inner(FAULTS)
+    # Needs the inner tests to run in file order: the last one follows an armed, unused fault.
+    result.assert_outcomes(passed=4)
+
+
+def test_seeding_and_reset(inner: Inner) -> None:
+    result = inner(SEEDING_AND_RESET)
     result.assert_outcomes(passed=4)
