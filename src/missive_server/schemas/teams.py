@@ -71,7 +71,7 @@ class BusinessHours(RequestModel):
     def _time_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
             raise invalid("must be an IANA time zone name such as 'America/Montreal'") from None
         return value
 
