@@ -45,6 +45,7 @@ from missive_server.delivery.handlers import build_handlers, build_policies
 from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.services import sessions
+from missive_server.services.directory.token_cache import TokenCache
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from missive_server.web.app import install_web_ui
@@ -99,6 +100,7 @@ def create_app(
         # /_emulator/clock moves this one clock, which the API and the worker thread share.
         app.state.clock = EmulatorClock(app.state.clock)
     app.state.engine = engine or engine_from_settings(settings)
+    app.state.token_cache = TokenCache(app.state.clock, ttl=settings.token_cache_seconds)
     app.state.session_factory = sessions.session_factory(
         app.state.engine, public_url=settings.public_base
     )
