@@ -46,6 +46,7 @@ from missive_server.delivery.handlers import build_handlers, build_policies
 from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.services import sessions
+from missive_server.services.directory.token_cache import TokenCache
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from missive_server.web.app import install_web_ui
@@ -160,6 +161,8 @@ def bind_database(app: FastAPI, engine: Engine) -> None:
     State derived from the database (caches keyed by its rows) belongs here for that reason.
     The caller disposes of the previous engine."""
     app.state.engine = engine
+    # A fresh cache per database: principals read from the previous one must not answer here.
+    app.state.token_cache = TokenCache(app.state.clock, ttl=app.state.settings.token_cache_seconds)
     app.state.session_factory = sessions.session_factory(
         engine, public_url=app.state.settings.public_base
     )

@@ -112,6 +112,15 @@ class Settings(BaseSettings):
             "where a reverse proxy logs requests already."
         ),
     )
+    token_cache_seconds: int = Field(
+        default=5,
+        ge=0,
+        description=(
+            "Seconds a process serves an authenticated token from memory. A token revoked (or a "
+            "membership changed) by another process is seen within this delay; changes made "
+            "through this process are seen at once. 0 looks every token up."
+        ),
+    )
     webhook_retry_schedule: Literal["missive", "extended"] = Field(
         default="missive",
         description=(

@@ -617,8 +617,10 @@ def test_message_list_query_count_does_not_grow_with_the_page(
         assert all(len(m["attachments"]) == 2 for m in body["messages"])
         return len(statements)
 
-    # Both pages are full (so both run the tie query); only the page size differs.
+    # Both pages are full (so both run the tie query); only the page size differs. The first
+    # request puts the token into the token cache, so both counts are of a cached token.
+    queries(f"/v1/conversations/{small.id}/messages?limit=2", 2)
     two = queries(f"/v1/conversations/{small.id}/messages?limit=2", 2)
     ten = queries(f"/v1/conversations/{large.id}/messages", 10)
     assert ten == two
-    assert ten <= 8
+    assert ten <= 7

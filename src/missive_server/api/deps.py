@@ -12,6 +12,7 @@ from missive_server.auth import Principal, bearer_token
 from missive_server.clock import Clock
 from missive_server.errors import Unauthorized
 from missive_server.services.directory import tokens
+from missive_server.services.directory.token_cache import TokenCache
 from missive_server.settings import Settings
 
 
@@ -41,9 +42,17 @@ async def _current_user(request: Request, session: DbSession) -> Principal:
     if known is not None:
         return known
     token = bearer_token(request.headers.get("authorization"))
-    principal = tokens.authenticate(session, token) if token else None
+    if not token:
+        raise Unauthorized()
+    cache: TokenCache = request.app.state.token_cache
+    key, principal = cache.get(token)
+    if principal is not None:
+        return principal
+    generation = cache.generation()
+    principal = tokens.authenticate(session, token)
     if principal is None:
         raise Unauthorized()
+    cache.put(key, principal, generation)
     return principal
 
 

@@ -3,24 +3,65 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from missive_server.db.models import (
-    Conversation,
-    ConversationUser,
-    Organization,
-    SharedLabel,
-    Team,
-    User,
-)
+from missive_server.db.models import Conversation
 from missive_server.schemas.base import WireModel
-from missive_server.schemas.shared_labels import SharedLabelOut, render_shared_label
+from missive_server.schemas.shared_labels import (
+    SharedLabelLike,
+    SharedLabelOut,
+    render_shared_label,
+)
+
+# The related rows of a rendered conversation are plain tuples read with Core, not ORM entities:
+# building and tracking entities was most of a conversation read's CPU (bench/README.md, issue
+# 13). Field names are the columns' names, so ORM rows and these render alike.
+
+
+class OrganizationRow(NamedTuple):
+    id: str
+    name: str
+
+
+class TeamRow(NamedTuple):
+    id: str
+    name: str
+    organization_id: str
+
+
+class UserRow(NamedTuple):
+    id: str
+    name: str
+    email: str
+
+
+class UserStateRow(NamedTuple):
+    """A ``conversation_users`` row: one user's state of the conversation."""
+
+    conversation_id: str
+    location: str
+    flagged: bool
+    assigned: bool
+    unassigned: bool
+    assigned_at: int | None
+    last_activity_at: int
+
+
+class LabelRow(NamedTuple):
+    id: str
+    organization_id: str
+    name: str
+    color: str | None
+    parent_id: str | None
+    share_with_organization: bool
+    share_with_team_id: str | None
+    visibility: str
 
 
 @dataclass(slots=True)
 class LabelView:
-    label: SharedLabel
+    label: SharedLabelLike
     name_with_parent_names: str
     share_with_users: list[str]
 
@@ -28,11 +69,11 @@ class LabelView:
 @dataclass(slots=True)
 class ConversationView:
     conversation: Conversation
-    organization: Organization | None
-    team: Team | None
+    organization: OrganizationRow | None
+    team: TeamRow | None
     #: True when the caller is only a guest: render ``{id, last_activity_at}`` (spec 1.10).
     guest: bool
-    users: list[tuple[User, ConversationUser]] = field(default_factory=list)
+    users: list[tuple[UserRow, UserStateRow]] = field(default_factory=list)
     labels: list[LabelView] = field(default_factory=list)
 
 
@@ -97,7 +138,7 @@ class ConversationsEnvelope(WireModel):
     conversations: list[ConversationOut]
 
 
-def render_conversation_user(user: User, state: ConversationUser) -> dict[str, Any]:
+def render_conversation_user(user: UserRow, state: UserStateRow) -> dict[str, Any]:
     closed = state.location == "closed"
     return {
         "id": user.id,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import field_validator
 
-from missive_server.db.models import SharedLabel
 from missive_server.schemas.base import RequestModel, WireModel
 from missive_server.schemas.fields import HexColor, Name, one_or_many, reject_null
 
@@ -72,8 +71,29 @@ class SharedLabelsEnvelope(WireModel):
     shared_labels: list[SharedLabelOut]
 
 
+class SharedLabelLike(Protocol):
+    """What renders a label: an ORM ``SharedLabel`` or a Core row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def organization_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def color(self) -> str | None: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def share_with_organization(self) -> bool: ...
+    @property
+    def share_with_team_id(self) -> str | None: ...
+    @property
+    def visibility(self) -> str: ...
+
+
 def render_shared_label(
-    label: SharedLabel, *, parent_names: str, share_with_users: list[str]
+    label: SharedLabelLike, *, parent_names: str, share_with_users: list[str]
 ) -> dict[str, Any]:
     """The full form (spec 1A). ``parent_names`` is the label's ``name_with_parent_names``, as
     computed in batch by ``services.shared_labels.names_with_parents``."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
@@ -21,7 +20,15 @@ from missive_server.db.models import (
     Team,
     User,
 )
-from missive_server.schemas.conversations import ConversationView, LabelView
+from missive_server.schemas.conversations import (
+    ConversationView,
+    LabelRow,
+    LabelView,
+    OrganizationRow,
+    TeamRow,
+    UserRow,
+    UserStateRow,
+)
 from missive_server.services.directory.shared_labels import names_with_parents
 
 
@@ -33,8 +40,8 @@ def load_views(
     if not conversations:
         return []
     ids = [c.id for c in conversations]
-    organizations = _by_id(session, _ORGANIZATIONS, {c.organization_id for c in conversations})
-    teams = _by_id(session, _TEAMS, {c.team_id for c in conversations})
+    organizations = _organizations(session, {c.organization_id for c in conversations})
+    teams = _teams(session, {c.team_id for c in conversations})
     users = _users(session, ids)
     labels = _labels(session, ids)
     return [
@@ -52,20 +59,45 @@ def load_views(
     ]
 
 
-_Row = TypeVar("_Row", Organization, Team)
 # Statements built once with expanding ``ids`` parameters: every rendered conversation runs
 # them, and building a statement and its cache key per call cost as much as executing it
-# (docs/architecture.md, "Performance notes").
-_ORGANIZATIONS = select(Organization).where(Organization.id.in_(bindparam("ids", expanding=True)))
-_TEAMS = select(Team).where(Team.id.in_(bindparam("ids", expanding=True)))
+# (docs/architecture.md, "Performance notes"). Column lists, run through Core into plain tuples:
+# loading ORM entities here cost more than the statements themselves (issue 13).
+_ORGANIZATIONS = select(Organization.id, Organization.name).where(
+    Organization.id.in_(bindparam("ids", expanding=True))
+)
+_TEAMS = select(Team.id, Team.name, Team.organization_id).where(
+    Team.id.in_(bindparam("ids", expanding=True))
+)
 _USERS = (
-    select(User, ConversationUser)
+    select(
+        User.id,
+        User.name,
+        User.email,
+        ConversationUser.conversation_id,
+        ConversationUser.location,
+        ConversationUser.flagged,
+        ConversationUser.assigned,
+        ConversationUser.unassigned,
+        ConversationUser.assigned_at,
+        ConversationUser.last_activity_at,
+    )
     .join(ConversationUser, ConversationUser.user_id == User.id)
     .where(ConversationUser.conversation_id.in_(bindparam("ids", expanding=True)))
     .order_by(ConversationUser.added_at, User.name)
 )
 _LABELS = (
-    select(ConversationLabel.conversation_id, SharedLabel)
+    select(
+        ConversationLabel.conversation_id,
+        SharedLabel.id,
+        SharedLabel.organization_id,
+        SharedLabel.name,
+        SharedLabel.color,
+        SharedLabel.parent_id,
+        SharedLabel.share_with_organization,
+        SharedLabel.share_with_team_id,
+        SharedLabel.visibility,
+    )
     .join(SharedLabel, SharedLabel.id == ConversationLabel.shared_label_id)
     .where(ConversationLabel.conversation_id.in_(bindparam("ids", expanding=True)))
     .order_by(ConversationLabel.added_at, SharedLabel.name)
@@ -75,22 +107,34 @@ _LABEL_USERS = select(SharedLabelUser.shared_label_id, SharedLabelUser.user_id).
 )
 
 
-def _by_id(session: Session, stmt: Select[_Row], ids: set[str | None]) -> dict[str, _Row]:
+def _organizations(session: Session, ids: set[str | None]) -> dict[str, OrganizationRow]:
     wanted = [i for i in ids if i]
     if not wanted:
         return {}
-    return {row.id: row for row in session.scalars(stmt, {"ids": wanted})}
+    rows = session.connection().execute(_ORGANIZATIONS, {"ids": wanted})
+    return {row[0]: OrganizationRow._make(row) for row in rows}
 
 
-def _users(session: Session, ids: list[str]) -> dict[str, list[tuple[User, ConversationUser]]]:
-    grouped: dict[str, list[tuple[User, ConversationUser]]] = defaultdict(list)
-    for user, state in session.execute(_USERS, {"ids": ids}):
-        grouped[state.conversation_id].append((user, state))
+def _teams(session: Session, ids: set[str | None]) -> dict[str, TeamRow]:
+    wanted = [i for i in ids if i]
+    if not wanted:
+        return {}
+    rows = session.connection().execute(_TEAMS, {"ids": wanted})
+    return {row[0]: TeamRow._make(row) for row in rows}
+
+
+def _users(session: Session, ids: list[str]) -> dict[str, list[tuple[UserRow, UserStateRow]]]:
+    grouped: dict[str, list[tuple[UserRow, UserStateRow]]] = defaultdict(list)
+    for row in session.connection().execute(_USERS, {"ids": ids}):
+        grouped[row[3]].append((UserRow._make(row[:3]), UserStateRow._make(row[3:])))
     return grouped
 
 
 def _labels(session: Session, ids: list[str]) -> dict[str, list[LabelView]]:
-    rows = session.execute(_LABELS, {"ids": ids}).all()
+    rows = [
+        (row[0], LabelRow._make(row[1:]))
+        for row in session.connection().execute(_LABELS, {"ids": ids})
+    ]
     if not rows:
         return {}
     labels = {label.id: label for _, label in rows}

@@ -16,6 +16,7 @@ from missive_server.pagination import OffsetPage
 from missive_server.schemas.shared_labels import (
     SharedLabelFields,
     SharedLabelIn,
+    SharedLabelLike,
     SharedLabelPatch,
 )
 from missive_server.services.directory.organizations import (
@@ -78,7 +79,7 @@ def label_views(session: Session, labels: Sequence[SharedLabel]) -> list[SharedL
     return [SharedLabelView(label, names[label.id], users[label.id]) for label in labels]
 
 
-def names_with_parents(session: Session, labels: Iterable[SharedLabel]) -> dict[str, str]:
+def names_with_parents(session: Session, labels: Iterable[SharedLabelLike]) -> dict[str, str]:
     """``name_with_parent_names`` of each label: ancestor names joined with ``/`` (spec 1A).
 
     Ancestors are loaded level by level, one query per nesting depth for the whole batch.
