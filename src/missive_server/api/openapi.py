@@ -5,8 +5,9 @@ FastAPI's generated document is post-processed once (then cached by FastAPI):
 - a global HTTP bearer scheme, so generated clients send ``Authorization`` and /docs shows an
   Authorize button; ``/_emulator/*`` (no token, loopback tool) and ``/_files/*`` (the token is
   in the URL) opt out with an empty ``security``;
-- FastAPI's default ``422`` is removed from every operation: validation errors answer 400 in
-  Missive's shape (``api/errors.py``), which every operation already declares;
+- FastAPI's default ``422`` (its validation-error schema) is removed from every operation:
+  validation errors answer 400 in Missive's shape (``api/errors.py``), which every operation
+  already declares; a ``422`` we declare ourselves (a reused ``Idempotency-Key``) stays;
 - ``401`` is not declared where no token is read;
 - request and response examples from ``openapi_examples.json``, recorded from the demo
   organization by ``tools/openapi_examples.py``.
@@ -70,10 +71,18 @@ def finish_document(document: dict[str, Any]) -> dict[str, Any]:
 
 def _finish_operation(path: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
-    responses.pop("422", None)
+    if _is_fastapi_validation_error(responses.get("422")):
+        del responses["422"]
     if path.startswith(NO_TOKEN_PREFIXES):
         operation["security"] = []
         responses.pop("401", None)
+
+
+def _is_fastapi_validation_error(response: dict[str, Any] | None) -> bool:
+    if response is None:
+        return False
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return bool(schema.get("$ref", "").endswith("/HTTPValidationError"))
 
 
 def _add_examples(operation: dict[str, Any], recorded: dict[str, Any]) -> None:
