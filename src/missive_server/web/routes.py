@@ -3,8 +3,9 @@ and render templates; every page but sign-in needs a signed session cookie."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -71,6 +72,30 @@ def signed_in(request: Request, session: Session) -> tuple[Principal, WebSession
     web = _web_session(request)
     principal = principal_for_user(session, web.user_id) if web else None
     return (principal, web) if principal and web else None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPost:
+    """A form POST from a signed-in user whose CSRF token matched, with its open session."""
+
+    session: Session
+    actor: Principal
+    web: WebSession
+    form: dict[str, str]
+
+
+async def signed_post(request: Request, handle: Callable[[SignedPost], Response]) -> Response:
+    """Every state-changing form goes through here: signed out -> sign-in page, wrong or missing
+    CSRF token -> 403 before ``handle`` runs (so nothing changes)."""
+    form = await read_form(request)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
+        if signed is None:
+            return to_sign_in()
+        actor, web = signed
+        if not csrf_ok(web, form.get("csrf")):
+            return Response("Invalid form token", status_code=403)
+        return handle(SignedPost(session, actor, web, form))
 
 
 async def read_form(request: Request) -> dict[str, str]:
