@@ -35,9 +35,9 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 AppClock = Annotated[Clock, Depends(_clock)]
 
 
-async def _current_user(request: Request, session: DbSession) -> Principal:
+async def _current_user(request: Request, session: DbSession, clock: AppClock) -> Principal:
     token = bearer_token(request.headers.get("authorization"))
-    principal = tokens.authenticate(session, token) if token else None
+    principal = tokens.authenticate(session, token, now=clock.now()) if token else None
     if principal is None:
         raise Unauthorized()
     return principal

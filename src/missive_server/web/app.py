@@ -13,6 +13,7 @@ from missive_server.web.actions import router as actions_router
 from missive_server.web.activity import router as activity_router
 from missive_server.web.routes import HERE, router
 from missive_server.web.session import SessionSigner
+from missive_server.web.settings import router as settings_router
 
 CACHE_CONTROL = (b"cache-control", b"public, max-age=3600")
 
@@ -37,3 +38,4 @@ def install_web_ui(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
     app.include_router(actions_router)
     app.include_router(activity_router)
+    app.include_router(settings_router)

@@ -31,7 +31,7 @@ from missive_server.db.models.posts import Post
 from missive_server.db.models.shared_labels import SharedLabel, SharedLabelUser
 from missive_server.db.models.tasks import Task, TaskAssignee
 from missive_server.db.models.teams import Team, TeamMember
-from missive_server.db.models.tokens import ApiToken
+from missive_server.db.models.tokens import ApiToken, PasswordReset
 
 __all__ = [
     "Account",
@@ -61,6 +61,7 @@ __all__ = [
     "MessageReference",
     "Organization",
     "OutboxItem",
+    "PasswordReset",
     "Post",
     "SharedLabel",
     "SharedLabelUser",
