@@ -20,6 +20,7 @@ from missive_server.services.directory.tokens import LAST_USED_GRANULARITY
 from tests.api.drafts_support import account
 from tests.conftest import bearer
 from tests.factories import Factory
+from tests.web.support import post_sign_in
 
 TOKEN = re.compile(r"missive_pat-[A-Za-z0-9_-]{20,}")
 
@@ -41,7 +42,7 @@ def world(factory: Factory) -> World:
 
 def signed_in(client: TestClient, token: str) -> str:
     """Sign in and return the session's CSRF token (read from a page, as a browser would)."""
-    assert client.post("/sign-in", data={"token": token}, follow_redirects=False).status_code == 303
+    assert post_sign_in(client, token=token).status_code == 303
     found = re.search(r'name="csrf" value="([^"]+)"', client.get("/settings/api").text)
     assert found
     return found.group(1)

@@ -21,13 +21,11 @@ from missive_server.pagination import cursor_page
 from missive_server.schemas.attachments import download_path
 from missive_server.services.conversations import conversations
 from missive_server.services.conversations.conversation_views import load_views
-from missive_server.services.directory import tokens
 from missive_server.services.directory.principals import principal_for_user
 from missive_server.services.web import actions as web_actions
 from missive_server.services.web import inbox as web_inbox
-from missive_server.settings import Settings
 from missive_server.web import render
-from missive_server.web.session import COOKIE, MAX_AGE, WebSession, csrf_ok, signer_of
+from missive_server.web.session import COOKIE, WebSession, csrf_ok, signer_of
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -112,44 +110,6 @@ def render_page(
 ) -> Response:
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@router.get("/sign-in")
-async def sign_in_page(request: Request) -> Response:
-    return _sign_in(request, error=None)
-
-
-def _sign_in(request: Request, *, error: str | None, status: int = 200) -> Response:
-    settings: Settings = request.app.state.settings
-    users = []
-    if settings.emulator:
-        with db_session(request) as session:
-            users = web_inbox.emulator_users(session)
-    return render_page(request, "sign_in.html", {"error": error, "users": users}, status)
-
-
-@router.post("/sign-in")
-async def sign_in(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    form = await read_form(request)
-    with db_session(request) as session:
-        if settings.emulator and form.get("user_id"):
-            principal = principal_for_user(session, form["user_id"])
-        else:
-            token = form.get("token", "").strip()
-            principal = tokens.authenticate(session, token) if token else None
-    if principal is None:
-        return _sign_in(request, error="That token is invalid or has been revoked.", status=401)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        signer_of(request).dump(principal.user_id),
-        max_age=MAX_AGE,
-        httponly=True,
-        samesite="lax",
-        secure=settings.public_base.startswith("https://"),
-    )
     return response
 
 

@@ -30,3 +30,14 @@ function fallbackCopy(text, done) {
   area.select();
   try { if (document.execCommand("copy")) done(); } finally { area.remove(); }
 }
+
+// Reset-password page: the link's secret is in the URL fragment (never sent to the server, so
+// never in a log); move it into the form and out of the address bar and history.
+document.addEventListener("DOMContentLoaded", () => {
+  const field = document.querySelector("input[data-from-fragment]");
+  if (!field || location.hash.length < 2) return;
+  field.value = decodeURIComponent(location.hash.slice(1));
+  history.replaceState(null, "", location.pathname);
+  const next = document.getElementById("password");
+  if (next) next.focus();
+});
