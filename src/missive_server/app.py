@@ -48,6 +48,7 @@ from missive_server.services import sessions
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from missive_server.web.app import install_web_ui
+from missive_server.web.live import LiveHub
 
 #: Busiest first: FastAPI tries the routers in this order on every request, and each one
 #: passed over costs a scan of its routes (the paths do not overlap, so order is free).
@@ -99,8 +100,10 @@ def create_app(
         # /_emulator/clock moves this one clock, which the API and the worker thread share.
         app.state.clock = EmulatorClock(app.state.clock)
     app.state.engine = engine or engine_from_settings(settings)
+    # The web app's live streams wake on commits of this process (and, with Redis, of others).
+    app.state.live_hub = LiveHub(settings.redis_url)
     app.state.session_factory = sessions.session_factory(
-        app.state.engine, public_url=settings.public_base
+        app.state.engine, public_url=settings.public_base, notify=app.state.live_hub.notify
     )
     _install_worker(app)
 

@@ -12,6 +12,7 @@ from missive_server.settings import Settings
 from missive_server.web.actions import router as actions_router
 from missive_server.web.activity import router as activity_router
 from missive_server.web.compose import router as compose_router
+from missive_server.web.live import router as live_router
 from missive_server.web.password_reset import router as password_reset_router
 from missive_server.web.routes import HERE, router
 from missive_server.web.session import SessionSigner
@@ -47,3 +48,4 @@ def install_web_ui(app: FastAPI, settings: Settings) -> None:
     app.include_router(activity_router)
     app.include_router(settings_router)
     app.include_router(compose_router)
+    app.include_router(live_router)

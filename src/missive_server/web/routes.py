@@ -174,6 +174,7 @@ async def mailbox(request: Request, slug: str) -> Response:
             "previews": web_inbox.previews(session, [c.id for c in found]),
             "older": older,
             "me": actor.user_id,
+            "live": "list",
         }
         return render_page(request, "mailbox.html", context)
 
@@ -239,5 +240,6 @@ async def conversation(request: Request, conversation_id: str) -> Response:
             request, actor, web, web_inbox.sidebar(session, actor=actor), active="conversation:"
         )
         context |= {"view": view, "entries": entries, "conversation": found}
+        context["live"] = f"conversation:{found.id}"
         context["members"] = web_actions.members(session, found.organization_id)  # actions form
         return render_page(request, "conversation.html", context)

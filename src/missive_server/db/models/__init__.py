@@ -32,6 +32,7 @@ from missive_server.db.models.shared_labels import SharedLabel, SharedLabelUser
 from missive_server.db.models.tasks import Task, TaskAssignee
 from missive_server.db.models.teams import Team, TeamMember
 from missive_server.db.models.tokens import ApiToken, PasswordReset
+from missive_server.db.models.web_events import WebEvent
 
 __all__ = [
     "Account",
@@ -70,6 +71,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "User",
+    "WebEvent",
     "WebhookAttempt",
     "WebhookDelivery",
 ]

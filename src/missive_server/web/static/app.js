@@ -41,3 +41,37 @@ document.addEventListener("DOMContentLoaded", () => {
   const next = document.getElementById("password");
   if (next) next.focus();
 });
+
+// Live updates: pages that show conversations (body[data-live]) listen to /events (Server-Sent
+// Events; the browser resumes with Last-Event-ID after a drop) and reload when a change
+// concerns them, unless the user is typing: then a notice offers the reload instead.
+document.addEventListener("DOMContentLoaded", () => {
+  const scope = document.body.dataset.live;
+  if (!scope || !window.EventSource) return;
+  const source = new EventSource("/events");
+  source.addEventListener("change", (event) => {
+    const change = JSON.parse(event.data);
+    if (scope === "list" || scope === "conversation:" + change.conversation) refresh();
+  });
+});
+
+function refresh() {
+  const typing = [...document.querySelectorAll("textarea, input[type=text], input:not([type])")]
+    .some((field) => field.value.trim() !== "" && field.defaultValue !== field.value);
+  if (!typing) {
+    location.reload();
+    return;
+  }
+  if (document.getElementById("live-notice")) return;
+  const notice = document.createElement("p");
+  notice.id = "live-notice";
+  notice.className = "notice live-notice";
+  notice.setAttribute("role", "status");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "link";
+  button.textContent = "New activity: reload";
+  button.addEventListener("click", () => location.reload());
+  notice.appendChild(button);
+  document.getElementById("main").prepend(notice);
+}
