@@ -146,7 +146,8 @@ def test_labels_and_assignees_rendered(client: TestClient, world: World) -> None
     assert "#e5484d" in page
     assert 'title="Bob"' in page
     assert '<span class="sr">Bob</span>' in page
-    assert re.search(r"Inbox</span><span class=\"n\"[^>]*>1<", page)
+    # The inbox badge counts unread conversations (this one was never opened).
+    assert re.search(r"Inbox</span><span class=\"n unread\" aria-label=\"1 unread of 1\">1<", page)
     assert re.search(r"Starred</span><span class=\"n\"[^>]*>1<", page)
     labelled = client.get(f"/m/label?label={world.label.id}").text
     assert "Refund request" in labelled

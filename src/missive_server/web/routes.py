@@ -234,6 +234,10 @@ async def conversation(request: Request, conversation_id: str) -> Response:
             return _not_found(request, session, actor, web)
         if found.id != conversation_id:
             return RedirectResponse(f"/c/{found.id}", status_code=303)
+        web_inbox.mark_read(
+            session, actor=actor, conversation_id=found.id, now=request.app.state.clock.now()
+        )
+        session.commit()
         view = load_views(session, [found], actor=actor)[0]
         entries = web_inbox.timeline(session, actor=actor, conversation_id=found.id)
         context = base_context(

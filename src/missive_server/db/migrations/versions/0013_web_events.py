@@ -1,4 +1,4 @@
-"""web_events: the live-update log read by the web app's event stream
+"""web_events (the live-update log read by the web app's event stream), conversation_users.read_at
 
 Revision ID: 0013
 Revises: 0012
@@ -29,9 +29,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('web_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_events_organization_id_web_events_id'), ['organization_id', 'id'], unique=False)
+    with op.batch_alter_table('conversation_users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('read_at', sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('conversation_users', schema=None) as batch_op:
+        batch_op.drop_column('read_at')
     with op.batch_alter_table('web_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_events_organization_id_web_events_id'))
     op.drop_table('web_events')
