@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from missive_server.auth import hash_token
 from missive_server.clock import FrozenClock
 from missive_server.db.models import (
+    ApiToken,
     Conversation,
     ConversationLabel,
     Membership,
@@ -65,7 +68,17 @@ class Factory:
         return user
 
     def token(self, user: User, token: str | None = None) -> str:
-        value = tokens.issue_token(self.session, user_id=user.id, now=self.clock.now(), token=token)
+        """A token already in use: its "last used" time is now, so the first request a test
+        makes with it does not also refresh it (a write once per ``LAST_USED_GRANULARITY``)
+        and statement counts are those of a token in steady use."""
+        now = self.clock.now()
+        value = tokens.issue_token(self.session, user_id=user.id, now=now, token=token)
+        self.session.flush()
+        self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == hash_token(value))
+            .values(last_used_at=now)
+        )
         self.session.commit()
         return value
 

@@ -50,6 +50,7 @@ from missive_server.services.directory.token_cache import TokenCache
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from missive_server.web.app import install_web_ui
+from missive_server.web.live import LiveHub
 
 #: Busiest first: FastAPI tries the routers in this order on every request, and each one
 #: passed over costs a scan of its routes (the paths do not overlap, so order is free).
@@ -100,6 +101,8 @@ def create_app(
     if settings.emulator and not isinstance(app.state.clock, EmulatorClock):
         # /_emulator/clock moves this one clock, which the API and the worker thread share.
         app.state.clock = EmulatorClock(app.state.clock)
+    # The web app's live streams wake on commits of this process (and, with Redis, of others).
+    app.state.live_hub = LiveHub(settings.redis_url)
     bind_database(app, engine or engine_from_settings(settings))
 
     # Each router straight onto the app, not through a /v1 router: FastAPI matches included
@@ -164,7 +167,7 @@ def bind_database(app: FastAPI, engine: Engine) -> None:
     # A fresh cache per database: principals read from the previous one must not answer here.
     app.state.token_cache = TokenCache(app.state.clock, ttl=app.state.settings.token_cache_seconds)
     app.state.session_factory = sessions.session_factory(
-        engine, public_url=app.state.settings.public_base
+        engine, public_url=app.state.settings.public_base, notify=app.state.live_hub.notify
     )
     client: httpx.Client | None = getattr(app.state, "http_client", None)
     # Kept across rebinds: building a client loads the CA store (15-120 ms measured).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -136,6 +137,20 @@ class Settings(BaseSettings):
     )
 
     web_ui: bool = Field(default=True, description="Serve the inbox web UI at `/`.")
+    mail_from: str | None = Field(
+        default=None,
+        description=(
+            "Sender of the server's own mail (password reset links). "
+            "Unset: no-reply@ the host of MISSIVE_PUBLIC_URL."
+        ),
+    )
+    web_token_sign_in: bool | None = Field(
+        default=None,
+        description=(
+            "Offer sign-in with an API token on the web sign-in page. Unset: only in emulator "
+            "mode (people sign in with email and password)."
+        ),
+    )
     web_secret: str | None = Field(
         default=None,
         description=(
@@ -161,6 +176,15 @@ class Settings(BaseSettings):
         if isinstance(value, list | tuple):
             return [_allow_entry(str(v)) for v in value if str(v).strip()]
         return value
+
+    @property
+    def system_mail_from(self) -> str:
+        host = urlsplit(self.public_base).hostname or "localhost"
+        return self.mail_from or f"no-reply@{host}"
+
+    @property
+    def token_sign_in(self) -> bool:
+        return self.emulator if self.web_token_sign_in is None else self.web_token_sign_in
 
     @property
     def public_base(self) -> str:

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from missive_server.db.models import Comment, ConversationLabel, ConversationUser
 from tests.factories import Factory
+from tests.web.support import post_sign_in
 
 T0 = 1_700_000_000
 
@@ -33,7 +34,7 @@ def world(factory: Factory) -> dict[str, str]:
 
 
 def _signed_in(client: TestClient, token: str, conversation_id: str) -> str:
-    client.post("/sign-in", data={"token": token}, follow_redirects=False)
+    post_sign_in(client, token=token)
     page = client.get(f"/c/{conversation_id}")
     assert page.status_code == 200
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)

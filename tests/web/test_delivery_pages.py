@@ -13,6 +13,7 @@ from missive_server.services.outbox import RetryPolicy
 from tests.api.drafts_support import T0, email_draft, make_world, post_draft
 from tests.delivery.webhook_support import make_hook, outbox_row, queue
 from tests.factories import Factory
+from tests.web.support import post_sign_in
 
 
 def _csrf(client: TestClient, path: str) -> str:
@@ -39,7 +40,7 @@ def test_outbox_and_deliveries_are_scoped_to_the_users_organizations(
     own_delivery = queue(session, own_hook)
     foreign_delivery = queue(session, foreign_hook)
 
-    client.post("/sign-in", data={"token": world.token})
+    post_sign_in(client, token=world.token)
     page = client.get("/outbox").text
     assert "Ours" in page
     assert "Paul" in page

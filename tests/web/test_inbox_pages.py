@@ -18,6 +18,7 @@ from missive_server.settings import Settings
 from missive_server.web import render
 from tests.conftest import count_queries
 from tests.factories import EntryFactory, Factory, set_user_state
+from tests.web.support import post_sign_in
 
 T0 = 1_700_000_000
 NASTY = (
@@ -57,7 +58,7 @@ def world(factory: Factory) -> World:
 
 
 def sign_in(client: TestClient, token: str) -> None:
-    response = client.post("/sign-in", data={"token": token}, follow_redirects=False)
+    response = post_sign_in(client, token=token)
     assert response.status_code == 303
     assert "httponly" in response.headers["set-cookie"].lower()
     assert "samesite=lax" in response.headers["set-cookie"].lower()
@@ -71,10 +72,11 @@ def test_signed_out_pages_redirect_to_sign_in(client: TestClient, world: World) 
 
 
 def test_sign_in_with_good_and_bad_token(client: TestClient, world: World) -> None:
-    bad = client.post("/sign-in", data={"token": "missive_pat-nope"}, follow_redirects=False)
+    bad = post_sign_in(client, token="missive_pat-nope")
     assert bad.status_code == 401
     assert "invalid" in bad.text
-    assert "set-cookie" not in bad.headers
+    # Only the signed-out form cookie is (re)set: no session.
+    assert "missive_session" not in bad.headers.get("set-cookie", "")
     sign_in(client, world.token)
     assert world.token not in client.cookies["missive_session"]
     page = client.get("/")
@@ -103,7 +105,7 @@ def test_emulator_picker_only_in_emulator_mode(
     settings: Settings, clock: FrozenClock, engine: Engine, client: TestClient, world: World
 ) -> None:
     assert "Emulator" not in client.get("/sign-in").text
-    forged = client.post("/sign-in", data={"user_id": world.alice.id}, follow_redirects=False)
+    forged = post_sign_in(client, user_id=world.alice.id)
     assert forged.status_code == 401
     emulated = create_app(
         settings.model_copy(update={"emulator": True}), clock=clock, engine=engine
@@ -112,7 +114,7 @@ def test_emulator_picker_only_in_emulator_mode(
         page = other.get("/sign-in")
         assert "Emulator" in page.text
         assert "alice@acme.test" in page.text
-        picked = other.post("/sign-in", data={"user_id": world.bob.id}, follow_redirects=False)
+        picked = post_sign_in(other, user_id=world.bob.id)
         assert picked.status_code == 303
         assert "Refund request" in other.get("/m/assigned").text
 
@@ -144,7 +146,8 @@ def test_labels_and_assignees_rendered(client: TestClient, world: World) -> None
     assert "#e5484d" in page
     assert 'title="Bob"' in page
     assert '<span class="sr">Bob</span>' in page
-    assert re.search(r"Inbox</span><span class=\"n\"[^>]*>1<", page)
+    # The inbox badge counts unread conversations (this one was never opened).
+    assert re.search(r"Inbox</span><span class=\"n unread\" aria-label=\"1 unread of 1\">1<", page)
     assert re.search(r"Starred</span><span class=\"n\"[^>]*>1<", page)
     labelled = client.get(f"/m/label?label={world.label.id}").text
     assert "Refund request" in labelled

@@ -36,23 +36,34 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 AppClock = Annotated[Clock, Depends(_clock)]
 
 
-async def _current_user(request: Request, session: DbSession) -> Principal:
-    # A write with an Idempotency-Key was authenticated already (api.idempotency).
+def authenticate_request(request: Request, session: Session) -> Principal | None:
+    """The request's bearer token to its principal, once per request: from the per-process
+    cache, else one lookup (which also refreshes the token's ``last_used_at``). Used by the
+    ``CurrentUser`` dependency and by ``api.idempotency``, which authenticates keyed writes
+    before the route runs."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
     token = bearer_token(request.headers.get("authorization"))
     if not token:
-        raise Unauthorized()
+        return None
     cache: TokenCache = request.app.state.token_cache
     key, principal = cache.get(token)
-    if principal is not None:
-        return principal
-    generation = cache.generation()
-    principal = tokens.authenticate(session, token)
+    if principal is None:
+        generation = cache.generation()
+        clock: Clock = request.app.state.clock
+        principal = tokens.authenticate(session, token, now=clock.now())
+        if principal is None:
+            return None
+        cache.put(key, principal, generation)
+    request.state.principal = principal
+    return principal
+
+
+async def _current_user(request: Request, session: DbSession) -> Principal:
+    principal = authenticate_request(request, session)
     if principal is None:
         raise Unauthorized()
-    cache.put(key, principal, generation)
     return principal
 
 

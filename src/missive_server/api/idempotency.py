@@ -25,12 +25,11 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from missive_server.api.deps import authenticate_request
 from missive_server.api.errors import render_client_error
-from missive_server.auth import bearer_token
 from missive_server.errors import BadRequest, Conflict, UnprocessableEntity
 from missive_server.schemas.base import ErrorEnvelope
 from missive_server.services import idempotency
-from missive_server.services.directory import tokens
 from missive_server.services.idempotency import Answer, Fingerprint, KeyScope
 from missive_server.settings import Settings
 
@@ -171,11 +170,9 @@ def _key_scope(request: Request, session: Session) -> KeyScope | None:
     problem = idempotency.key_problem(keys[0])
     if problem is not None:
         raise BadRequest(problem)
-    token = bearer_token(request.headers.get("authorization"))
-    principal = tokens.authenticate(session, token) if token else None
+    principal = authenticate_request(request, session)  # the route's CurrentUser reuses it
     if principal is None:
         return None
-    request.state.principal = principal  # the route's CurrentUser: no second lookup
     return KeyScope(principal.user_id, keys[0])
 
 

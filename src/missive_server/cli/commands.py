@@ -32,6 +32,7 @@ from missive_server.app import build_worker, http_client
 from missive_server.cli.bench import bench_data_command
 from missive_server.cli.common import fail, open_database, open_engine, stderr, url_of
 from missive_server.cli.contacts import contact_books_app, contacts_app
+from missive_server.cli.passwords import password_app
 from missive_server.clock import SystemClock
 from missive_server.db import migrate as migrations
 from missive_server.db.engine import engine_from_settings
@@ -58,6 +59,7 @@ token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=Tr
 app.add_typer(token_app, name="token")
 app.add_typer(contact_books_app, name="contact-books")
 app.add_typer(contacts_app, name="contacts")
+app.add_typer(password_app, name="password")
 app.command("bench-data")(bench_data_command)
 
 
@@ -273,9 +275,16 @@ def _print_demo(
         table.add_row(f"{user.name} ({role})", f"{user.email}  {result.tokens.get(user.email, '')}")
     console = Console(soft_wrap=True)
     console.print(Panel(table, title="Demo organization ready", expand=False))
+    _print_demo_passwords(console, settings)
     console.print(f"Token of the owner: {demo_service.DEMO_OWNER_TOKEN}")
     console.print("Try it (after `missive-server serve`):")
     console.print(_curl(settings, demo_service.DEMO_OWNER_TOKEN))
+
+
+def _print_demo_passwords(console: Console, settings: Settings) -> None:
+    console.print(f"Web sign-in at {escape(settings.public_base)}/sign-in (email / password):")
+    for email, password in demo_service.DEMO_PASSWORDS.items():
+        console.print(f"  {email} / {password}")
 
 
 def _print_demo_token(settings: Settings, active: bool) -> None:
@@ -287,6 +296,7 @@ def _print_demo_token(settings: Settings, active: bool) -> None:
         )
         return
     console.print(f"Demo organization '{demo_service.DEMO_ORGANIZATION}' is already seeded.")
+    _print_demo_passwords(console, settings)
     console.print(f"Token of the owner: {demo_service.DEMO_OWNER_TOKEN}")
     console.print("Try it:")
     console.print(_curl(settings, demo_service.DEMO_OWNER_TOKEN))

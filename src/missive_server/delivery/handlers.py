@@ -8,6 +8,8 @@ from missive_server.clock import Clock, SystemClock
 from missive_server.delivery.analytics import AnalyticsReportHandler
 from missive_server.delivery.channels import build_channel_handler
 from missive_server.delivery.mail import CaptureMailer, Mailer, MailHandler, SmtpMailer
+from missive_server.delivery.password_mail import KIND as PASSWORD_RESET
+from missive_server.delivery.password_mail import PasswordResetMailHandler
 from missive_server.delivery.scheduled import SendDraftHandler
 from missive_server.delivery.webhooks import WebhookHandler
 from missive_server.delivery.worker import Handler
@@ -21,7 +23,9 @@ def build_handlers(
     settings: Settings, *, http_client: httpx.Client, clock: Clock | None = None
 ) -> dict[str, Handler]:
     """One handler per ``OutboxItem.kind`` (db/models/outbox.py)."""
-    handlers: dict[str, Handler] = {"mail": MailHandler(build_mailer(settings))}
+    mailer = build_mailer(settings)
+    handlers: dict[str, Handler] = {"mail": MailHandler(mailer)}
+    handlers[PASSWORD_RESET] = PasswordResetMailHandler(mailer, sender=settings.system_mail_from)
     handlers["channel"] = build_channel_handler(http_client, public_url=settings.public_base)
     handlers["send_draft"] = SendDraftHandler.from_settings(settings)
     handlers["analytics_report"] = AnalyticsReportHandler(clock or SystemClock())

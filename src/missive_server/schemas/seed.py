@@ -35,6 +35,8 @@ class UserSeed(SeedModel):
     organizations: dict[str, Role] = Field(default_factory=dict)
     #: A fixed API token (stored once, idempotently); omitted: a new token when the user is created.
     token: Annotated[str, Field(min_length=8, pattern=r"^\S+$")] | None = None
+    #: Web sign-in password (stored as an Argon2id hash; a later run with another one replaces it).
+    password: Annotated[str, Field(min_length=8, max_length=1024)] | None = None
 
     @field_validator("email")
     @classmethod

@@ -25,6 +25,8 @@ from missive_server.db.models import Comment, Conversation, Message
 PENDING_KEY = "missive_hook_events"
 #: Where a session finds the function that dispatches its pending events (``Session.info``).
 DISPATCHER_KEY = "missive_dispatch_events"
+#: Changes with no Missive webhook that the web app still shows live (posts): ``note_live``.
+LIVE_KEY = "missive_live_events"
 #: Incoming-message hook type per account type (docs/compatibility.md).
 INCOMING_BY_ACCOUNT_TYPE = {
     "email": "incoming_email",
@@ -72,9 +74,18 @@ def record(
     pending.setdefault(key, PendingEvent(event, conversation, now, message, comment))
 
 
+def note_live(session: Session, *, event: str, conversation: Conversation, now: int) -> None:
+    """A change the web app shows live but no webhook announces (a post): it joins the
+    transaction's events in the live-update log only."""
+    if not session.in_transaction():
+        session.connection()
+    live: dict[tuple[str, str], PendingEvent] = session.info.setdefault(LIVE_KEY, {})
+    live.setdefault((event, conversation.id), PendingEvent(event, conversation, now))
+
+
 @event.listens_for(Session, "before_commit")
 def _dispatch_before_commit(session: Session) -> None:
-    if session.info.get(PENDING_KEY):
+    if session.info.get(PENDING_KEY) or session.info.get(LIVE_KEY):
         dispatcher: Callable[[Session], object] | None = session.info.get(DISPATCHER_KEY)
         if dispatcher is None:
             # Loud, never silent: committing would drop the webhooks these events owe.
@@ -89,3 +100,4 @@ def _dispatch_before_commit(session: Session) -> None:
 def _forget_after_rollback(session: Session, _previous: SessionTransaction) -> None:
     # A rolled-back change fired nothing: its events go with it.
     session.info.pop(PENDING_KEY, None)
+    session.info.pop(LIVE_KEY, None)

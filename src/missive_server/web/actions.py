@@ -12,42 +12,38 @@ from starlette.responses import RedirectResponse, Response
 from missive_server.errors import ApiError, NotFound
 from missive_server.services.conversations import conversations
 from missive_server.services.web import actions as web_actions
-from missive_server.web.routes import db_session, read_form, signed_in, to_sign_in
-from missive_server.web.session import csrf_ok
+from missive_server.web.routes import SignedPost, signed_post
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.post("/c/{conversation_id}/act")
 async def act(request: Request, conversation_id: str) -> Response:
-    form = await read_form(request)
-    with db_session(request) as session:
-        signed = signed_in(request, session)
-        if signed is None:
-            return to_sign_in()
-        actor, web = signed
-        if not csrf_ok(web, form.get("csrf")):
-            return Response("Invalid form token", status_code=403)
-        try:
-            found = conversations.get_visible_conversation(
-                session, actor=actor, conversation_id=conversation_id
-            )
-        except NotFound:
-            return Response("Conversation not found", status_code=404)
-        try:
-            notice = web_actions.act(
-                session,
-                found,
-                actor=actor,
-                action=form.get("action", ""),
-                value=form.get("value", ""),
-                now=request.app.state.clock.now(),
-            )
-        except ApiError as error:
-            session.rollback()
-            return _back(found.id, error=error.message)
-        session.commit()
-        return _back(found.id, notice=notice)
+    return await signed_post(request, lambda post: _act(request, post, conversation_id))
+
+
+def _act(request: Request, post: SignedPost, conversation_id: str) -> Response:
+    session, actor, form = post.session, post.actor, post.form
+    try:
+        found = conversations.get_visible_conversation(
+            session, actor=actor, conversation_id=conversation_id
+        )
+    except NotFound:
+        return Response("Conversation not found", status_code=404)
+    try:
+        notice = web_actions.act(
+            session,
+            found,
+            actor=actor,
+            action=form.get("action", ""),
+            value=form.get("value", ""),
+            now=request.app.state.clock.now(),
+        )
+    except ApiError as error:
+        session.rollback()
+        return _back(found.id, error=error.message)
+    session.commit()
+    return _back(found.id, notice=notice)
 
 
 def _back(conversation_id: str, **message: str) -> Response:

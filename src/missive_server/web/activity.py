@@ -15,14 +15,14 @@ from missive_server.services.hooks import hook_deliveries
 from missive_server.services.hooks.hook_deliveries import SCHEDULES
 from missive_server.services.web import inbox as web_inbox
 from missive_server.web.routes import (
+    SignedPost,
     base_context,
     db_session,
-    read_form,
     render_page,
     signed_in,
+    signed_post,
     to_sign_in,
 )
-from missive_server.web.session import csrf_ok
 
 router = APIRouter(include_in_schema=False)
 
@@ -97,22 +97,17 @@ async def deliveries_page(request: Request) -> Response:
 
 @router.post("/deliveries/{delivery_id}/redeliver")
 async def redeliver(request: Request, delivery_id: str) -> Response:
-    form = await read_form(request)
-    with db_session(request) as session:
-        signed = signed_in(request, session)
-        if signed is None:
-            return to_sign_in()
-        actor, web = signed
-        if not csrf_ok(web, form.get("csrf")):
-            return Response("Invalid form token", status_code=403)
-        try:
-            view = hook_deliveries.get_delivery(session, delivery_id=delivery_id)
-            hook_deliveries.visible_hook(session, actor=actor, hook_id=view.delivery.hook_id)
-        except ApiError:
-            return Response("Delivery not found", status_code=404)
-        policy = SCHEDULES[request.app.state.settings.webhook_retry_schedule]
-        hook_deliveries.redeliver(
-            session, view=view, now=request.app.state.clock.now(), policy=policy
-        )
-        session.commit()
-        return RedirectResponse("/deliveries?notice=Redelivery+queued.", status_code=303)
+    return await signed_post(request, lambda post: _redeliver(request, post, delivery_id))
+
+
+def _redeliver(request: Request, post: SignedPost, delivery_id: str) -> Response:
+    session = post.session
+    try:
+        view = hook_deliveries.get_delivery(session, delivery_id=delivery_id)
+        hook_deliveries.visible_hook(session, actor=post.actor, hook_id=view.delivery.hook_id)
+    except ApiError:
+        return Response("Delivery not found", status_code=404)
+    policy = SCHEDULES[request.app.state.settings.webhook_retry_schedule]
+    hook_deliveries.redeliver(session, view=view, now=request.app.state.clock.now(), policy=policy)
+    session.commit()
+    return RedirectResponse("/deliveries?notice=Redelivery+queued.", status_code=303)

@@ -11,8 +11,14 @@ from starlette.types import Message, Receive, Scope, Send
 from missive_server.settings import Settings
 from missive_server.web.actions import router as actions_router
 from missive_server.web.activity import router as activity_router
+from missive_server.web.compose import router as compose_router
+from missive_server.web.live import router as live_router
+from missive_server.web.password_reset import router as password_reset_router
 from missive_server.web.routes import HERE, router
 from missive_server.web.session import SessionSigner
+from missive_server.web.settings import router as settings_router
+from missive_server.web.sign_in import router as sign_in_router
+from missive_server.web.throttle import SignInThrottle
 
 CACHE_CONTROL = (b"cache-control", b"public, max-age=3600")
 
@@ -33,7 +39,13 @@ def install_web_ui(app: FastAPI, settings: Settings) -> None:
     # Without MISSIVE_WEB_SECRET a random secret is made per process: sessions end on restart
     # and are not shared by several workers.
     app.state.web_signer = SessionSigner(settings.web_secret or secrets.token_urlsafe(32))
+    app.state.sign_in_throttle = SignInThrottle(settings.redis_url)
     app.mount("/_static", CachedStatic(directory=HERE / "static"), name="static")
     app.include_router(router)
+    app.include_router(sign_in_router)
+    app.include_router(password_reset_router)
     app.include_router(actions_router)
     app.include_router(activity_router)
+    app.include_router(settings_router)
+    app.include_router(compose_router)
+    app.include_router(live_router)

@@ -3,8 +3,9 @@ and render templates; every page but sign-in needs a signed session cookie."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -20,13 +21,11 @@ from missive_server.pagination import cursor_page
 from missive_server.schemas.attachments import download_path
 from missive_server.services.conversations import conversations
 from missive_server.services.conversations.conversation_views import load_views
-from missive_server.services.directory import tokens
 from missive_server.services.directory.principals import principal_for_user
 from missive_server.services.web import actions as web_actions
 from missive_server.services.web import inbox as web_inbox
-from missive_server.settings import Settings
 from missive_server.web import render
-from missive_server.web.session import COOKIE, MAX_AGE, WebSession, csrf_ok, signer_of
+from missive_server.web.session import COOKIE, WebSession, csrf_ok, signer_of
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -73,6 +72,30 @@ def signed_in(request: Request, session: Session) -> tuple[Principal, WebSession
     return (principal, web) if principal and web else None
 
 
+@dataclass(frozen=True, slots=True)
+class SignedPost:
+    """A form POST from a signed-in user whose CSRF token matched, with its open session."""
+
+    session: Session
+    actor: Principal
+    web: WebSession
+    form: dict[str, str]
+
+
+async def signed_post(request: Request, handle: Callable[[SignedPost], Response]) -> Response:
+    """Every state-changing form goes through here: signed out -> sign-in page, wrong or missing
+    CSRF token -> 403 before ``handle`` runs (so nothing changes)."""
+    form = await read_form(request)
+    with db_session(request) as session:
+        signed = signed_in(request, session)
+        if signed is None:
+            return to_sign_in()
+        actor, web = signed
+        if not csrf_ok(web, form.get("csrf")):
+            return Response("Invalid form token", status_code=403)
+        return handle(SignedPost(session, actor, web, form))
+
+
 async def read_form(request: Request) -> dict[str, str]:
     body = (await request.body()).decode("utf-8", "replace")
     return {k: v[0] for k, v in parse_qs(body).items()}
@@ -87,44 +110,6 @@ def render_page(
 ) -> Response:
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@router.get("/sign-in")
-async def sign_in_page(request: Request) -> Response:
-    return _sign_in(request, error=None)
-
-
-def _sign_in(request: Request, *, error: str | None, status: int = 200) -> Response:
-    settings: Settings = request.app.state.settings
-    users = []
-    if settings.emulator:
-        with db_session(request) as session:
-            users = web_inbox.emulator_users(session)
-    return render_page(request, "sign_in.html", {"error": error, "users": users}, status)
-
-
-@router.post("/sign-in")
-async def sign_in(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    form = await read_form(request)
-    with db_session(request) as session:
-        if settings.emulator and form.get("user_id"):
-            principal = principal_for_user(session, form["user_id"])
-        else:
-            token = form.get("token", "").strip()
-            principal = tokens.authenticate(session, token) if token else None
-    if principal is None:
-        return _sign_in(request, error="That token is invalid or has been revoked.", status=401)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        signer_of(request).dump(principal.user_id),
-        max_age=MAX_AGE,
-        httponly=True,
-        samesite="lax",
-        secure=settings.public_base.startswith("https://"),
-    )
     return response
 
 
@@ -189,6 +174,7 @@ async def mailbox(request: Request, slug: str) -> Response:
             "previews": web_inbox.previews(session, [c.id for c in found]),
             "older": older,
             "me": actor.user_id,
+            "live": "list",
         }
         return render_page(request, "mailbox.html", context)
 
@@ -248,11 +234,16 @@ async def conversation(request: Request, conversation_id: str) -> Response:
             return _not_found(request, session, actor, web)
         if found.id != conversation_id:
             return RedirectResponse(f"/c/{found.id}", status_code=303)
+        web_inbox.mark_read(
+            session, actor=actor, conversation_id=found.id, now=request.app.state.clock.now()
+        )
+        session.commit()
         view = load_views(session, [found], actor=actor)[0]
         entries = web_inbox.timeline(session, actor=actor, conversation_id=found.id)
         context = base_context(
             request, actor, web, web_inbox.sidebar(session, actor=actor), active="conversation:"
         )
         context |= {"view": view, "entries": entries, "conversation": found}
+        context["live"] = f"conversation:{found.id}"
         context["members"] = web_actions.members(session, found.organization_id)  # actions form
         return render_page(request, "conversation.html", context)

@@ -80,8 +80,8 @@ def api(live: str, world: World) -> Any:
 
 def sign_in(page: Any, token: str) -> None:
     page.goto("/sign-in")
-    page.get_by_label("API token").fill(token)
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_label("Or an API token").fill(token)
+    page.get_by_role("button", name="Sign in with token", exact=True).click()
     page.wait_for_url(re.compile(r"/$"))
 
 
@@ -93,8 +93,8 @@ def open_conversation(page: Any, world: World) -> None:
 def test_sign_in_shows_the_inbox_and_a_bad_token_does_not(page: Any, world: World) -> None:
     page.goto("/")
     page.wait_for_url(re.compile(r"/sign-in$"))
-    page.get_by_label("API token").fill("missive_pat-wrong")
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_label("Or an API token").fill("missive_pat-wrong")
+    page.get_by_role("button", name="Sign in with token", exact=True).click()
     assert "invalid" in page.get_by_role("alert").inner_text()
     sign_in(page, world.base.token)
     assert page.get_by_role("heading", level=1).inner_text() == "Inbox"

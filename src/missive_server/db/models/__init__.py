@@ -32,7 +32,8 @@ from missive_server.db.models.posts import Post
 from missive_server.db.models.shared_labels import SharedLabel, SharedLabelUser
 from missive_server.db.models.tasks import Task, TaskAssignee
 from missive_server.db.models.teams import Team, TeamMember
-from missive_server.db.models.tokens import ApiToken
+from missive_server.db.models.tokens import ApiToken, PasswordReset
+from missive_server.db.models.web_events import WebEvent
 
 __all__ = [
     "Account",
@@ -63,6 +64,7 @@ __all__ = [
     "MessageReference",
     "Organization",
     "OutboxItem",
+    "PasswordReset",
     "Post",
     "SharedLabel",
     "SharedLabelUser",
@@ -71,6 +73,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "User",
+    "WebEvent",
     "WebhookAttempt",
     "WebhookDelivery",
 ]

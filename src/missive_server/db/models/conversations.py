@@ -84,6 +84,9 @@ class ConversationUser(Base):
     #: Set when the user was removed from the assignees (``remove_assignees``).
     unassigned: Mapped[bool] = mapped_column(Boolean, default=False)
     snoozed_until: Mapped[int | None] = mapped_column(BigInteger)
+    #: When this user last opened the conversation in the web app; unread while the
+    #: conversation's activity is newer (web app only: Missive's API has no read state).
+    read_at: Mapped[int | None] = mapped_column(BigInteger)
     added_at: Mapped[int] = mapped_column(BigInteger)
     #: Order of assignment, so ``assignee_names`` is stable.
     assigned_at: Mapped[int | None] = mapped_column(BigInteger)

@@ -27,6 +27,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(255))
     avatar_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Argon2id hash (PHC string) for the web sign-in; ``None``: no password set.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
 
 
 class Membership(Base):

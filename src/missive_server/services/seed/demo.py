@@ -25,6 +25,12 @@ DEMO_TOKENS = {
     "chloe@acme.test": "missive_pat-demo-chloe-user",
 }
 DEMO_OWNER_TOKEN = DEMO_TOKENS[DEMO_OWNER_EMAIL]
+#: Web sign-in passwords of the demo users: public, like the tokens (a demo, not a deployment).
+DEMO_PASSWORDS = {
+    "alice@acme.test": "acme-alice-demo",
+    "bruno@acme.test": "acme-bruno-demo",
+    "chloe@acme.test": "acme-chloe-demo",
+}
 SUPPORT = "support@acme.test"
 CHAT = "Website chat"
 
@@ -99,6 +105,7 @@ def _users() -> list[dict[str, Any]]:
             "name": name,
             "organizations": {DEMO_ORGANIZATION: role},
             "token": DEMO_TOKENS[email],
+            "password": DEMO_PASSWORDS[email],
         }
         for email, name, role in people
     ]

@@ -26,7 +26,7 @@ from missive_server.schemas.seed import (
     describe_validation_error,
     entry_label,
 )
-from missive_server.services.directory import tokens
+from missive_server.services.directory import passwords, tokens
 from missive_server.services.seed._contacts import seed_contact_books
 from missive_server.services.seed._context import SeedContext, SeedError, SeedResult
 from missive_server.services.seed._conversations import seed_conversations
@@ -113,6 +113,8 @@ def _seed_user(ctx: SeedContext, where: str, seed_user: UserSeed) -> None:
     for org_name, role in seed_user.organizations.items():
         _ensure_membership(ctx, ctx.organization(f"{where}: organizations", org_name), user, role)
     _ensure_personal_account(ctx, user)
+    if seed_user.password is not None and not passwords.password_matches(user, seed_user.password):
+        passwords.set_password(user=user, password=seed_user.password)
     if seed_user.token is not None:
         ctx.tokens[user.email] = tokens.ensure_token(
             ctx.session, user_id=user.id, token=seed_user.token, now=ctx.now

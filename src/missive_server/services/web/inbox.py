@@ -7,13 +7,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
 from missive_server.db.models import (
     Attachment,
     Comment,
+    Conversation,
     ConversationUser,
     Membership,
     Message,
@@ -68,22 +69,39 @@ def _counts(session: Session, actor: Principal) -> dict[str, int]:
     """The same conditions as the REST mailboxes (location, ``assigned``, ``flagged``), counted
     in one grouped query over the caller's ``conversation_users`` rows."""
     cu = ConversationUser
+    unread = or_(cu.read_at.is_(None), cu.read_at < Conversation.last_activity_at)
     rows = session.execute(
         select(
             cu.location,
             func.count(),
             func.sum(case((cu.assigned.is_(True), 1), else_=0)),
             func.sum(case((cu.flagged.is_(True), 1), else_=0)),
+            func.sum(case((unread, 1), else_=0)),
         )
+        .join(Conversation, Conversation.id == cu.conversation_id)
         .where(cu.user_id == actor.user_id)
         .group_by(cu.location)
     ).all()
-    by_location = {location: int(n) for location, n, _, _ in rows}
+    by_location = {location: int(n) for location, n, _, _, _ in rows}
+    unread_by_location = {location: int(u or 0) for location, _, _, _, u in rows}
     return {
         "inbox": by_location.get("inbox", 0),
-        "assigned": sum(int(a or 0) for _, _, a, _ in rows),
-        "starred": sum(int(f or 0) for _, _, _, f in rows),
+        "inbox_unread": unread_by_location.get("inbox", 0),
+        "assigned": sum(int(a or 0) for _, _, a, _, _ in rows),
+        "starred": sum(int(f or 0) for _, _, _, f, _ in rows),
     }
+
+
+def mark_read(session: Session, *, actor: Principal, conversation_id: str, now: int) -> None:
+    """Opening a conversation reads it for this user only (their ``conversation_users`` row)."""
+    session.execute(
+        update(ConversationUser)
+        .where(
+            ConversationUser.conversation_id == conversation_id,
+            ConversationUser.user_id == actor.user_id,
+        )
+        .values(read_at=now)
+    )
 
 
 def previews(session: Session, conversation_ids: Sequence[str]) -> dict[str, str]:

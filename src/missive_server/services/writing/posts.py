@@ -19,6 +19,7 @@ from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
 from missive_server.schemas.conversation_actions import ConversationActions
 from missive_server.schemas.posts import PostContent, PostView
+from missive_server.services import events
 from missive_server.services.conversations import conversation_state
 from missive_server.services.conversations.conversation_targets import open_target
 from missive_server.services.conversations.conversations import get_visible_conversation
@@ -96,6 +97,8 @@ def create_post(
     )
     session.add(post)
     conversation_state.touch(session, conversation, now)
+    # No Missive webhook announces a post, but an open inbox shows it live.
+    events.note_live(session, event="new_post", conversation=conversation, now=now)
     session.flush()
     return post
 
