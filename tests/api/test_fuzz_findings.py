@@ -22,7 +22,7 @@ def test_an_offset_past_64_bits_is_a_400_not_a_500(client: TestClient, factory: 
     response = client.get(f"/v1/organizations?offset={TOO_BIG}", headers=bearer(token))
 
     assert response.status_code == 400
-    assert response.json() == {"error": {"message": "'offset' is too large"}}
+    assert response.json() == {"error": {"message": "'offset' is out of range"}}
     largest = client.get(f"/v1/organizations?offset={TOO_BIG - 1}", headers=bearer(token))
     assert largest.status_code == 200
     assert largest.json() == {"organizations": []}

@@ -12,6 +12,7 @@ from missive_server.settings import Settings
 from missive_server.web.actions import router as actions_router
 from missive_server.web.activity import router as activity_router
 from missive_server.web.routes import HERE, router
+from missive_server.web.security import SecurityHeaders
 from missive_server.web.session import SessionSigner
 
 CACHE_CONTROL = (b"cache-control", b"public, max-age=3600")
@@ -37,3 +38,4 @@ def install_web_ui(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
     app.include_router(actions_router)
     app.include_router(activity_router)
+    app.add_middleware(SecurityHeaders)

@@ -35,6 +35,8 @@ templates.env.globals.update(
     text_html=render.text_html,
     markdown_html=render.markdown_html,
     full_time=render.full_time,
+    safe_link=render.safe_link,
+    safe_image=render.safe_image,
     download_path=download_path,
     inline_map=lambda files: {a.id: download_path(a) for a in files},
     pretty_json=render.pretty_json,
