@@ -94,7 +94,9 @@ def test_safe_urls(url: object, link: str | None, image: str | None) -> None:
     assert render.safe_image(url) == image
 
 
-def test_a_stored_value_no_date_has_renders_everywhere(client: TestClient, factory: Factory) -> None:
+def test_a_stored_value_no_date_has_renders_everywhere(
+    client: TestClient, factory: Factory
+) -> None:
     """Rows written before the input checks (or by hand): times past year 9999 and integers
     past 64 bits in a post block never make the page or the API fail."""
     org = factory.organization()
