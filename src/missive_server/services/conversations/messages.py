@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from missive_server.auth import Principal
 from missive_server.db.models import (
+    Account,
     Attachment,
     Conversation,
     ConversationAddress,
@@ -86,7 +87,7 @@ def add_message(
         cc_fields=data.cc_fields,
         bcc_fields=data.bcc_fields,
         reply_to_fields=data.reply_to_fields,
-        email_message_id=data.email_message_id,
+        email_message_id=data.email_message_id or _new_email_message_id(session, data),
         in_reply_to=data.in_reply_to,
         references=data.references,
         external_id=data.external_id,
@@ -109,6 +110,26 @@ def add_message(
     conversation_state.refresh_summary(session, conversation)
     conversation_state.touch(session, conversation, delivered_at)
     return message
+
+
+#: The domain of generated Message-IDs when neither the account nor the sender has one.
+FALLBACK_DOMAIN = "missive-server.invalid"
+
+
+def _new_email_message_id(session: Session, data: MessageInput) -> str | None:
+    """Every email has a Message-ID (seeded and imported mail included, issue 16): replies
+    thread to it and ``GET /v1/messages?email_message_id=`` finds it. Generated as inbound
+    mail without one gets it: ``<uuid@domain of the account>``."""
+    if data.type != "email":
+        return None
+    account = session.get(Account, data.account_id) if data.account_id else None
+    address = (account.address if account else None) or (data.from_field or {}).get("address")
+    domain = str(address or "").rpartition("@")[2].strip().lower()
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = ""
+    return f"<{new_id()}@{domain or FALLBACK_DOMAIN}>"
 
 
 def record_references(session: Session, message: Message) -> None:
