@@ -24,7 +24,12 @@ from missive_server.db.models.conversations import (
     ConversationUser,
 )
 from missive_server.db.models.hooks import Hook, WebhookAttempt, WebhookDelivery
-from missive_server.db.models.messages import Attachment, Message, MessageReference
+from missive_server.db.models.messages import (
+    Attachment,
+    ConversationReference,
+    Message,
+    MessageReference,
+)
 from missive_server.db.models.organizations import Membership, Organization, User
 from missive_server.db.models.outbox import OutboxItem
 from missive_server.db.models.posts import Post
@@ -54,6 +59,7 @@ __all__ = [
     "Conversation",
     "ConversationAddress",
     "ConversationLabel",
+    "ConversationReference",
     "ConversationUser",
     "Hook",
     "Membership",

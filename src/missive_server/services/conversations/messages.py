@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Subquery, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from missive_server.auth import Principal
@@ -16,6 +16,7 @@ from missive_server.db.models import (
     Attachment,
     Conversation,
     ConversationAddress,
+    ConversationReference,
     ConversationUser,
     Message,
     MessageReference,
@@ -147,6 +148,42 @@ def record_references(session: Session, message: Message) -> None:
         )
         for ref in normalized
     )
+
+
+def remember_references(
+    session: Session, conversation_id: str, references: Iterable[str] | None
+) -> None:
+    """Record the references a post or subtask was written with (issue 16): a message records
+    its own (``record_references``), these writers have no message to carry them."""
+    wanted = dict.fromkeys(r for r in (normalize_reference(v) for v in references or ()) if r)
+    if not wanted:
+        return
+    known = set(
+        session.scalars(
+            select(ConversationReference.reference).where(
+                ConversationReference.conversation_id == conversation_id,
+                ConversationReference.reference.in_(wanted),
+            )
+        )
+    )
+    session.add_all(
+        ConversationReference(reference=r, conversation_id=conversation_id)
+        for r in wanted
+        if r not in known
+    )
+
+
+def referenced(wanted: Sequence[str]) -> Subquery:
+    """``(reference, conversation_id)`` of every message and every post or subtask that
+    carries one of ``wanted`` (normalised): where spec 1B lookups find conversations."""
+    return union_all(
+        select(MessageReference.reference, MessageReference.conversation_id).where(
+            MessageReference.reference.in_(wanted)
+        ),
+        select(ConversationReference.reference, ConversationReference.conversation_id).where(
+            ConversationReference.reference.in_(wanted)
+        ),
+    ).subquery()
 
 
 def record_addresses(

@@ -22,7 +22,11 @@ from missive_server.schemas.posts import PostContent, PostView
 from missive_server.services.conversations import conversation_state
 from missive_server.services.conversations.conversation_targets import open_target
 from missive_server.services.conversations.conversations import get_visible_conversation
-from missive_server.services.conversations.messages import cursor_entities, users_by_id
+from missive_server.services.conversations.messages import (
+    cursor_entities,
+    remember_references,
+    users_by_id,
+)
 
 DELETE_FORBIDDEN = (
     "Only owners and admins of the organization can delete posts in its conversations"
@@ -90,6 +94,7 @@ def create_post(
         created_at=now,
     )
     session.add(post)
+    remember_references(session, conversation.id, references)
     conversation_state.touch(session, conversation, now)
     session.flush()
     return post
