@@ -143,3 +143,26 @@ def _assert_headers(response: object) -> None:
     assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "same-origin"
+
+
+def test_a_nul_in_a_form_field_is_400_and_writes_nothing(
+    client: TestClient, factory: Factory
+) -> None:
+    org = factory.organization()
+    alice, token = factory.member(org)
+    conversation = factory.conversation(org, users=[alice], at=T0)
+    sign_in(client, token)
+    page = client.get(f"/c/{conversation.id}")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+
+    response = client.post(
+        f"/c/{conversation.id}/act",
+        data={"csrf": csrf.group(1), "action": "comment", "value": "a\x00b"},
+        follow_redirects=False,
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"error": {"message": "Form fields must not contain NUL characters"}}
+    comments = client.get(f"/v1/conversations/{conversation.id}/comments", headers=bearer(token))
+    assert comments.json()["comments"] == []

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import RedirectResponse, Response
 
 from missive_server.auth import Principal
-from missive_server.errors import NotFound
+from missive_server.errors import BadRequest, NotFound
 from missive_server.pagination import cursor_page
 from missive_server.schemas.attachments import download_path
 from missive_server.services.conversations import conversations
@@ -77,7 +77,11 @@ def signed_in(request: Request, session: Session) -> tuple[Principal, WebSession
 
 async def read_form(request: Request) -> dict[str, str]:
     body = (await request.body()).decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(body).items()}
+    form = {k: v[0] for k, v in parse_qs(body).items()}
+    if any("\x00" in k or "\x00" in v for k, v in form.items()):
+        # The API's rule for every request (api/input_guard): PostgreSQL text cannot hold NUL.
+        raise BadRequest("Form fields must not contain NUL characters")
+    return form
 
 
 def to_sign_in() -> Response:
