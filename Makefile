@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	MISSIVE_EMULATOR=$${MISSIVE_EMULATOR:-1} $(VENV)/bin/missive-server demo --quiet-if-seeded
+	MISSIVE_HOST=$(HOST) MISSIVE_PORT=$(PORT) MISSIVE_EMULATOR=$${MISSIVE_EMULATOR:-1} $(VENV)/bin/missive-server demo --quiet-if-seeded
 	MISSIVE_EMULATOR=$${MISSIVE_EMULATOR:-1} $(VENV)/bin/missive-server serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

@@ -36,7 +36,7 @@ def offset_page(
     if offset is not None and offset < 0:
         raise BadRequest("'offset' must be 0 or more")
     if offset is not None and offset > MAX_INTEGER:
-        raise BadRequest("'offset' is too large")
+        raise BadRequest("'offset' is out of range")
     return OffsetPage(limit=min(limit or default, maximum), offset=offset or 0)
 
 

@@ -44,9 +44,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(
         default=10, ge=0, description="PostgreSQL connections a process may open beyond the pool."
     )
-    public_url: str = Field(
-        default="http://127.0.0.1:8080", description="Base URL used for web_url, app_url and files."
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL used for web_url, app_url and files; unset: http://HOST:PORT.",
     )
+    host: str = Field(default="127.0.0.1", description="Interface `serve` listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `serve` listens on.")
     emulator: bool = Field(default=False, description="Mount the /_emulator/* control plane.")
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024, description="Largest accepted request body (spec 2.6.1: 10 MB)."
@@ -188,7 +191,12 @@ class Settings(BaseSettings):
 
     @property
     def public_base(self) -> str:
-        return self.public_url.rstrip("/")
+        """``MISSIVE_PUBLIC_URL``, else where ``serve`` listens (issue 16: a non-default port
+        must not give links to :8080). A wildcard interface is reached on loopback."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
 
 def _allow_entry(entry: str) -> str:

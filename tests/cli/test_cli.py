@@ -289,3 +289,16 @@ def test_malformed_json_and_missing_file(run: Any, tmp_path: Path) -> None:
     missing = run("seed", str(tmp_path / "missing.json"))
     assert missing.exit_code == 1
     assert "Cannot read" in missing.stderr
+
+
+def test_demo_on_another_port_prints_a_curl_line_for_that_port(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make run PORT=18080`` passes the port to ``demo`` (issue 16, item 7)."""
+    monkeypatch.delenv("MISSIVE_PUBLIC_URL", raising=False)
+    env = {"MISSIVE_DATABASE_URL": database_url, "MISSIVE_PORT": "18080"}
+
+    result = CliRunner().invoke(cli, ["demo"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert '"http://127.0.0.1:18080/v1/conversations?inbox=true"' in result.stdout

@@ -58,21 +58,24 @@ def test_plain_body_without_attachments_is_multipart_alternative(
     assert lines(text) == "First paragraph\n\nSecond\nline\n\n- one\n- two\n"
 
 
-def test_a_message_without_a_message_id_gets_one_from_its_id(
+def test_a_message_without_a_message_id_is_sent_with_the_one_it_was_given(
     app: FastAPI, session: Session, world: World, client: TestClient
 ) -> None:
+    """Recording the message gives it ``<uuid@domain>`` (issue 16); the mail carries that id."""
     data = outgoing(email_message_id=None, in_reply_to=[], references=[], attachments=[])
     queued = queue_mail(session, world.conversation, T0, data, inline=None)
+    minted = queued.message.email_message_id
+    assert minted is not None
+    assert minted.endswith("@acme.test>")
 
     app.state.worker.run_once()
 
     mail = parse(fresh(session, queued.item).raw)
-    minted = f"<{queued.message.id}@acme.test>"
     assert mail["Message-ID"] == minted
     assert (mail["In-Reply-To"], mail["References"]) == (None, None)
     assert fresh(session, queued.message).email_message_id == minted
     found = client.get(
-        f"/v1/messages?email_message_id={queued.message.id}@acme.test",
+        f"/v1/messages?email_message_id={minted.strip('<>')}",
         headers=bearer(world.alice_token),
     )
     assert [m["id"] for m in found.json()["messages"]] == [queued.message.id]

@@ -6,8 +6,13 @@ a uvicorn server on loopback. Authenticated as the demo organization's owner, so
 exist. Checks: no 5xx, the status code, content type and body are the documented ones, and every
 4xx body has Missive's shape ``{"error": {"message": "..."}}``.
 
-``MISSIVE_FUZZ_EXAMPLES`` (default 20) sets the examples per operation and mode; the run is
-derandomized, so a CI failure reproduces locally with the same number.
+A third, hostile pass (``tests/fuzz/hostile.py``) replaces one value of a valid request by a lone
+surrogate, a NUL, an integer past 64 bits, a far-future timestamp or a ``javascript:`` URL: the
+request must not answer 5xx, nor may a later read (API and web page) of what it wrote.
+
+``MISSIVE_FUZZ_EXAMPLES`` (default 20) sets the examples per operation and mode (the hostile pass
+runs half as many); the run is derandomized, so a CI failure reproduces locally with the same
+number.
 """
 
 from __future__ import annotations
@@ -20,23 +25,30 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
+from missive_server.services.directory import tokens
 from missive_server.services.seed import seed
 from missive_server.services.seed.demo import DEMO_OWNER_TOKEN, demo_document
 from missive_server.settings import Settings
+from missive_server.web.session import COOKIE
 from tests.conftest import bearer
+from tests.fuzz import hostile
 
 EXAMPLES = int(os.environ.get("MISSIVE_FUZZ_EXAMPLES", "20"))
+HOSTILE_EXAMPLES = max(1, EXAMPLES // 2)
 
 #: Emulator routes that would reset or bend the state of the whole run.
 EXCLUDED_PATHS = ("/_emulator/reset", "/_emulator/faults", "/_emulator/clock")
@@ -72,6 +84,16 @@ def fuzz_app(app: FastAPI, session: Session, clock: FrozenClock) -> FastAPI:
     seed.seed(session, demo_document(clock.now()), now=clock.now())
     session.commit()
     return app
+
+
+@pytest.fixture
+def reader(fuzz_app: FastAPI, session: Session) -> TestClient:
+    """A client signed in to the web UI as the demo owner, for the hostile pass's later reads."""
+    owner = tokens.authenticate(session, DEMO_OWNER_TOKEN)
+    assert owner is not None
+    client = TestClient(fuzz_app, raise_server_exceptions=False)
+    client.cookies.set(COOKIE, fuzz_app.state.web_signer.dump(owner.user_id))
+    return client
 
 
 def _serves_html(operation: dict[str, Any]) -> bool:
@@ -121,7 +143,39 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> int:
     return seen
 
 
-def test_every_operation_survives_fuzzing(fuzz_app: FastAPI) -> None:
+def _fuzz_hostile(operation: Any, client: TestClient, headers: dict[str, str]) -> int:
+    seen = 0
+
+    @hypothesis_settings(
+        max_examples=HOSTILE_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE), data=st.data())
+    def run(case: Case, data: st.DataObject) -> None:
+        nonlocal seen
+        body = None if isinstance(case.body, NotSet) else case.body
+        made = hostile.hostile_request(data, body, case.query)
+        if made is None:
+            return
+        seen += 1
+        body, query, what = made
+        path, method = case.formatted_path, case.method.upper()
+        response = hostile.send(client, method, path, body, query, headers)
+        assert response.status_code < 500, f"{method} {path} with {what}: {response.status_code}"
+        if 200 <= response.status_code < 300 and method != "GET" and response.content:
+            reads = hostile.later_reads(path, response.json())
+            problems = hostile.read_problems(client, reads, headers)
+            assert not problems, f"{method} {path} with {what}: {problems}"
+
+    run()
+    return seen
+
+
+def test_every_operation_survives_fuzzing(fuzz_app: FastAPI, reader: TestClient) -> None:
     operations = _operations(fuzz_app)
     paths = {op.path for op in operations}
     spec = fuzz_app.openapi()
@@ -136,11 +190,14 @@ def test_every_operation_survives_fuzzing(fuzz_app: FastAPI) -> None:
     assert "/v1/conversations" in paths
     assert any(p.startswith("/_emulator/") for p in paths)
 
-    examples, failures = 0, []
+    examples, hostile_examples, failures = 0, 0, []
     for operation in operations:
         try:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 examples += _fuzz(operation, mode, bearer(DEMO_OWNER_TOKEN))
+            hostile_seen = _fuzz_hostile(operation, reader, bearer(DEMO_OWNER_TOKEN))
+            examples += hostile_seen
+            hostile_examples += hostile_seen
         except (
             Exception,
             BaseExceptionGroup,
@@ -149,3 +206,5 @@ def test_every_operation_survives_fuzzing(fuzz_app: FastAPI) -> None:
     assert not failures, "\n\n".join(failures)
     print(f"fuzzed {len(operations)} operations with {examples} examples")
     assert examples >= len(operations)
+    # Most operations take a body or a query: the hostile pass must have had values to replace.
+    assert hostile_examples >= len(operations)

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import HTTPException
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from missive_server.api.errors import error_response
-from missive_server.errors import BadRequest
 
 _BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
-#: A JSON ``\u0000`` escape: after an even number of backslashes (after an odd number the
-#: first escapes the next: ``"\\u0000"`` is the six characters ``\u0000``, no NUL).
-_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-
-
-async def refuse_nul_in_body(request: Request) -> None:
-    """400 for a JSON body with a NUL character in a string: PostgreSQL text cannot hold one,
-    so it would fail as a driver error deep in a write (SQLite would store it). Raw NUL bytes
-    are invalid JSON already; only the escape needs looking for. The body is read once:
-    FastAPI reuses it."""
-    if request.method not in _BODY_METHODS:
-        return
-    body = await request.body()
-    if b"u0000" in body and _NUL_ESCAPE.search(body):
-        raise BadRequest("The request body must not contain NUL characters")
 
 
 class _TooLarge(HTTPException):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -9,7 +10,13 @@ from starlette.responses import Response
 
 
 def wire(data: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status_code, media_type="application/json")
+    try:
+        body = orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        # A stored value orjson refuses (an integer past 64 bits or a lone surrogate in a row
+        # written before the input checks existed): still answer, never 500 on a read.
+        body = json.dumps(data, default=str).encode()
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 def envelope(key: str, value: Any, status_code: int = 200) -> Response:

@@ -4,17 +4,21 @@ A custom route class rather than a ``yield`` dependency, so the commit provably 
 the response is sent (a failing commit becomes an error response, never a lost write) and
 any exception rolls everything back.
 
-Writes accept ``Idempotency-Key`` (``api.idempotency``): the hook opens the key before the
-route runs and stores the rendered response in the same transaction as the write.
+Every API route passes through here, so it is also where hostile input is refused for all of
+them (``input_guard``). Writes accept ``Idempotency-Key`` (``api.idempotency``): the hook opens
+the key before the route runs and stores the rendered response in the same transaction as the
+write.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
@@ -24,7 +28,10 @@ from missive_server.api.idempotency import (
     IdempotentRequest,
     openapi_extra,
 )
-from missive_server.api.middleware import refuse_nul_in_body
+from missive_server.api.input_guard import check_json_body, check_query, int_query_names
+from missive_server.errors import BadRequest
+
+log = logging.getLogger("missive_server")
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -40,14 +47,16 @@ class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         keyed = self.idempotency_keys
+        int_names = int_query_names(self)
 
         async def unit_of_work(request: Request) -> Response:
+            check_query(request, int_names)
+            await check_json_body(request)
             factory: sessionmaker[Session] = request.app.state.session_factory
             session = factory()
             request.state.db = session
             key: IdempotentRequest | None = None
             try:
-                await refuse_nul_in_body(request)
                 opened = await IdempotentRequest.open(request, session) if keyed else None
                 if isinstance(opened, Response):
                     return opened  # a replay: nothing runs
@@ -64,6 +73,14 @@ class UnitOfWorkRoute(APIRoute):
                 if session.in_transaction():
                     session.commit()
                 return response
+            except (OverflowError, DataError) as exc:
+                # A value the checks above let through but the database cannot hold (a
+                # number given as a string, say): the client's input, so 400, never 500.
+                session.rollback()
+                if key is not None:
+                    key.abandon()
+                log.warning("value refused by the database on %s: %s", request.url.path, exc)
+                raise BadRequest("A value in the request is out of range") from None
             except BaseException:
                 session.rollback()
                 if key is not None:

@@ -87,8 +87,8 @@ def _revision(engine: Engine) -> str | None:
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8080, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", envvar="MISSIVE_HOST", help="Interface to listen on."),
+    port: int = typer.Option(8080, envvar="MISSIVE_PORT", help="Port to listen on."),
     emulator: bool = typer.Option(
         False, "--emulator", help="Mount the /_emulator/* control plane."
     ),
@@ -101,8 +101,10 @@ def serve(
     ),
 ) -> None:
     """Migrate the database, then serve the API (uvicorn with uvloop and httptools)."""
+    # Through the environment so every worker process builds the same settings; the public
+    # URL (web_url, attachment links) defaults to this host and port.
+    os.environ["MISSIVE_HOST"], os.environ["MISSIVE_PORT"] = host, str(port)
     if emulator:
-        # Through the environment so every worker process builds the same settings.
         os.environ["MISSIVE_EMULATOR"] = "1"
     settings = Settings()
     if settings.emulator and workers > 1:
@@ -119,7 +121,9 @@ def serve(
         )
     with open_engine(settings) as engine:
         migrations.upgrade(engine)
-    stderr().print(f"Missive API v1 on http://{host}:{port}/v1 (database {escape(url_of(engine))})")
+    stderr().print(
+        f"Missive API v1 on {settings.public_base}/v1 (database {escape(url_of(engine))})"
+    )
     with _smtp_listener(settings, smtp_listen or settings.smtp_listen):
         uvicorn.run(
             "missive_server.app:app_from_environment",

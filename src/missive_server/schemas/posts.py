@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Strict, model_validator
+from pydantic import AfterValidator, BeforeValidator, model_validator
 
 from missive_server.db.models import Post, User
 from missive_server.schemas.base import RequestModel, WireModel
@@ -14,7 +14,7 @@ from missive_server.schemas.conversation_actions import (
     ConversationColor,
     ConversationLocatorIn,
 )
-from missive_server.schemas.fields import invalid
+from missive_server.schemas.fields import Timestamp, invalid
 
 
 @dataclass(slots=True)
@@ -87,19 +87,11 @@ def _number_as_text(value: Any) -> Any:
     return value
 
 
-def _not_negative(value: int) -> int:
-    if value < 0:
-        raise invalid("must be a Unix timestamp (seconds)")
-    return value
-
-
 Text = Annotated[str, _truncated(TEXT_MAX)]
 Paragraph = Annotated[str, _truncated(PARAGRAPH_MAX)]
 Line = Annotated[str, _truncated(LINE_MAX)]
 Url = Annotated[str, _truncated(URL_MAX)]
 FieldValue = Annotated[str, BeforeValidator(_number_as_text), _truncated(PARAGRAPH_MAX)]
-#: Strict: ``true`` or ``"1511540318"`` are not timestamps.
-Timestamp = Annotated[int, Strict(), AfterValidator(_not_negative)]
 
 
 class NotificationIn(RequestModel):

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from missive_server.schemas.contacts import ContactFields
+from missive_server.schemas.fields import Timestamp
 
 Role = Literal["owner", "admin", "user"]
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -162,7 +163,7 @@ class MessageSeed(SeedModel):
     body: str | None = None
     #: Defaults to the account's kind: ``email``, ``sms``, ``whatsapp`` or the custom message type.
     type: str | None = None
-    delivered_at: int | None = None
+    delivered_at: Timestamp | None = None
     email_message_id: str | None = None
     in_reply_to: list[str] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
@@ -175,7 +176,7 @@ class MessageSeed(SeedModel):
 class CommentSeed(SeedModel):
     author: NonEmpty
     body: NonEmpty
-    created_at: int | None = None
+    created_at: Timestamp | None = None
 
 
 class PostFieldSeed(SeedModel):
@@ -197,7 +198,7 @@ class PostBlockSeed(SeedModel):
     image_url: str | None = None
     text: str | None = None
     markdown: str | None = None
-    timestamp: int | None = None
+    timestamp: Timestamp | None = None
     footer: str | None = None
     footer_icon: str | None = None
     fields: list[PostFieldSeed] | None = None
@@ -226,7 +227,7 @@ class PostSeed(SeedModel):
     attachments: list[PostBlockSeed] = Field(default_factory=list)
     #: Email of the user whose token posted it (optional).
     author: str | None = None
-    created_at: int | None = None
+    created_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _has_content(self) -> PostSeed:
@@ -267,7 +268,7 @@ class TaskSeed(SeedModel):
     assignees: list[str] = Field(default_factory=list)
     #: Email of the user who created it.
     creator: str | None = None
-    due_at: int | None = None
+    due_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _has_owner(self) -> TaskSeed:

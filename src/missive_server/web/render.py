@@ -75,10 +75,19 @@ def markdown_html(text: str | None) -> Markup:
     )
 
 
+def _moment(at: int) -> datetime | None:
+    """A stored time as a date, or None when no calendar date has it (a value written before
+    it was validated must never make a page fail)."""
+    try:
+        return datetime.fromtimestamp(at, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def short_time(at: int | None, now: int) -> str:
-    if not at:
+    moment = _moment(at) if at else None
+    if moment is None or not at:
         return ""
-    moment = datetime.fromtimestamp(at, UTC)
     age = now - at
     if 0 <= age < 60:
         return "now"
@@ -86,13 +95,15 @@ def short_time(at: int | None, now: int) -> str:
         return f"{age // 60} min"
     if 0 <= age < 86400:
         return moment.strftime("%H:%M")
-    if datetime.fromtimestamp(now, UTC).year == moment.year:
+    today = _moment(now)
+    if today is not None and today.year == moment.year:
         return moment.strftime("%b %-d")
     return moment.strftime("%Y-%m-%d")
 
 
 def full_time(at: int | None) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC") if at else ""
+    moment = _moment(at) if at else None
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 def pretty_json(raw: bytes) -> str:
@@ -101,3 +112,33 @@ def pretty_json(raw: bytes) -> str:
         return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
     except ValueError:
         return raw.decode("utf-8", "replace")
+
+
+_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_IMAGE_SCHEMES = frozenset({"http", "https"})
+#: Browsers drop these anywhere in a URL, so ``java\tscript:`` is ``javascript:`` to them.
+_URL_NOISE = dict.fromkeys(map(ord, "\t\n\r"))
+
+
+def safe_link(url: object) -> str | None:
+    """A stored URL the page may link to (http, https, mailto), or None: posts and channels
+    store URLs as given, and ``javascript:`` or ``data:`` in an ``href`` would run on our origin."""
+    return _safe_url(url, _LINK_SCHEMES)
+
+
+def safe_image(url: object) -> str | None:
+    """A stored URL the page may load as an image (http, https), or None."""
+    return _safe_url(url, _IMAGE_SCHEMES)
+
+
+def _safe_url(url: object, schemes: frozenset[str]) -> str | None:
+    if not isinstance(url, str):
+        return None
+    # Leading C0 controls and spaces are stripped by browsers before the scheme is read.
+    clean = url.translate(_URL_NOISE).lstrip("".join(map(chr, range(33))))
+    scheme, colon, rest = clean.partition(":")
+    if not colon or scheme.lower() not in schemes:
+        return None
+    if scheme.lower() != "mailto" and not rest.startswith("//"):
+        return None
+    return clean

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import RedirectResponse, Response
 
 from missive_server.auth import Principal
-from missive_server.errors import NotFound
+from missive_server.errors import BadRequest, NotFound
 from missive_server.pagination import cursor_page
 from missive_server.schemas.attachments import download_path
 from missive_server.services.conversations import conversations
@@ -34,6 +34,8 @@ templates.env.globals.update(
     text_html=render.text_html,
     markdown_html=render.markdown_html,
     full_time=render.full_time,
+    safe_link=render.safe_link,
+    safe_image=render.safe_image,
     download_path=download_path,
     inline_map=lambda files: {a.id: download_path(a) for a in files},
     pretty_json=render.pretty_json,
@@ -98,7 +100,11 @@ async def signed_post(request: Request, handle: Callable[[SignedPost], Response]
 
 async def read_form(request: Request) -> dict[str, str]:
     body = (await request.body()).decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(body).items()}
+    form = {k: v[0] for k, v in parse_qs(body).items()}
+    if any("\x00" in k or "\x00" in v for k, v in form.items()):
+        # The API's rule for every request (api/input_guard): PostgreSQL text cannot hold NUL.
+        raise BadRequest("Form fields must not contain NUL characters")
+    return form
 
 
 def to_sign_in() -> Response:

@@ -25,7 +25,12 @@ from missive_server.db.models.conversations import (
 )
 from missive_server.db.models.hooks import Hook, WebhookAttempt, WebhookDelivery
 from missive_server.db.models.idempotency import IdempotencyKey
-from missive_server.db.models.messages import Attachment, Message, MessageReference
+from missive_server.db.models.messages import (
+    Attachment,
+    ConversationReference,
+    Message,
+    MessageReference,
+)
 from missive_server.db.models.organizations import Membership, Organization, User
 from missive_server.db.models.outbox import OutboxItem
 from missive_server.db.models.posts import Post
@@ -56,6 +61,7 @@ __all__ = [
     "Conversation",
     "ConversationAddress",
     "ConversationLabel",
+    "ConversationReference",
     "ConversationUser",
     "Hook",
     "IdempotencyKey",

@@ -61,6 +61,19 @@ class MessageReference(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
 
 
+class ConversationReference(Base):
+    """References a conversation was addressed by without a message carrying them (a post's or
+    a subtask's ``references``, spec 1B): later writers with one of them land there too."""
+
+    __tablename__ = "conversation_references"
+    __table_args__ = (Index(None, "conversation_id"),)
+
+    reference: Mapped[str] = mapped_column(String(998), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class Attachment(Base):
     __tablename__ = "attachments"
     __table_args__ = (Index(None, "message_id"),)

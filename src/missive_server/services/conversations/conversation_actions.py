@@ -29,7 +29,6 @@ from missive_server.auth import Principal
 from missive_server.db.models import (
     Conversation,
     ConversationUser,
-    MessageReference,
     SharedLabel,
     Team,
     TeamMember,
@@ -47,7 +46,7 @@ from missive_server.services.conversations.conversations import (
     get_visible_conversation,
     resolve_merges,
 )
-from missive_server.services.conversations.messages import normalize_reference
+from missive_server.services.conversations.messages import normalize_reference, referenced
 from missive_server.services.directory.organizations import require_member
 from missive_server.services.directory.shared_labels import accessible
 from missive_server.services.directory.users import require_users_in_organization
@@ -364,15 +363,15 @@ def locate_conversation(
     wanted = [r for r in dict.fromkeys(normalize_reference(v) for v in references or ()) if r]
     if not wanted:
         return None
+    found = referenced(wanted)
     stmt = (
-        select(MessageReference.reference, Conversation)
-        .join(Conversation, Conversation.id == MessageReference.conversation_id)
+        select(found.c.reference, Conversation)
+        .join(Conversation, Conversation.id == found.c.conversation_id)
         .join(
             ConversationUser,
             (ConversationUser.conversation_id == Conversation.id)
             & (ConversationUser.user_id == actor.user_id),
         )
-        .where(MessageReference.reference.in_(wanted))
         .order_by(Conversation.last_activity_at.desc(), Conversation.id)
     )
     if organization_id is not None:

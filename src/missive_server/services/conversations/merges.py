@@ -12,7 +12,7 @@ organization conversation survives (the returned id then differs from ``target``
 from __future__ import annotations
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from missive_server.auth import Principal
 from missive_server.db.models import (
@@ -20,6 +20,7 @@ from missive_server.db.models import (
     Conversation,
     ConversationAddress,
     ConversationLabel,
+    ConversationReference,
     ConversationUser,
     Message,
     MessageReference,
@@ -87,18 +88,22 @@ def _move_content(session: Session, source: Conversation, target: Conversation) 
             .where(model.conversation_id == source.id)
             .values(conversation_id=target.id)
         )
-    known = select(ConversationAddress.address).where(
-        ConversationAddress.conversation_id == target.id
-    )
+    _move_unique(session, ConversationAddress, ConversationAddress.address, source, target)
+    _move_unique(session, ConversationReference, ConversationReference.reference, source, target)
+
+
+def _move_unique(
+    session: Session,
+    model: type[ConversationAddress] | type[ConversationReference],
+    key: InstrumentedAttribute[str],
+    source: Conversation,
+    target: Conversation,
+) -> None:
+    """Rows unique per conversation and ``key``: the survivor keeps its own, gains the rest."""
+    known = select(key).where(model.conversation_id == target.id)
+    session.execute(delete(model).where(model.conversation_id == source.id, key.in_(known)))
     session.execute(
-        delete(ConversationAddress).where(
-            ConversationAddress.conversation_id == source.id, ConversationAddress.address.in_(known)
-        )
-    )
-    session.execute(
-        update(ConversationAddress)
-        .where(ConversationAddress.conversation_id == source.id)
-        .values(conversation_id=target.id)
+        update(model).where(model.conversation_id == source.id).values(conversation_id=target.id)
     )
 
 

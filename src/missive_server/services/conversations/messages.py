@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Subquery, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from missive_server.auth import Principal
 from missive_server.db.models import (
+    Account,
     Attachment,
     Conversation,
     ConversationAddress,
+    ConversationReference,
     ConversationUser,
     Message,
     MessageReference,
@@ -86,7 +88,7 @@ def add_message(
         cc_fields=data.cc_fields,
         bcc_fields=data.bcc_fields,
         reply_to_fields=data.reply_to_fields,
-        email_message_id=data.email_message_id,
+        email_message_id=data.email_message_id or _new_email_message_id(session, data),
         in_reply_to=data.in_reply_to,
         references=data.references,
         external_id=data.external_id,
@@ -111,6 +113,26 @@ def add_message(
     return message
 
 
+#: The domain of generated Message-IDs when neither the account nor the sender has one.
+FALLBACK_DOMAIN = "missive-server.invalid"
+
+
+def _new_email_message_id(session: Session, data: MessageInput) -> str | None:
+    """Every email has a Message-ID (seeded and imported mail included, issue 16): replies
+    thread to it and ``GET /v1/messages?email_message_id=`` finds it. Generated as inbound
+    mail without one gets it: ``<uuid@domain of the account>``."""
+    if data.type != "email":
+        return None
+    account = session.get(Account, data.account_id) if data.account_id else None
+    address = (account.address if account else None) or (data.from_field or {}).get("address")
+    domain = str(address or "").rpartition("@")[2].strip().lower()
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        domain = ""
+    return f"<{new_id()}@{domain or FALLBACK_DOMAIN}>"
+
+
 def record_references(session: Session, message: Message) -> None:
     values = [
         message.email_message_id,
@@ -126,6 +148,42 @@ def record_references(session: Session, message: Message) -> None:
         )
         for ref in normalized
     )
+
+
+def remember_references(
+    session: Session, conversation_id: str, references: Iterable[str] | None
+) -> None:
+    """Record the references a post or subtask was written with (issue 16): a message records
+    its own (``record_references``), these writers have no message to carry them."""
+    wanted = dict.fromkeys(r for r in (normalize_reference(v) for v in references or ()) if r)
+    if not wanted:
+        return
+    known = set(
+        session.scalars(
+            select(ConversationReference.reference).where(
+                ConversationReference.conversation_id == conversation_id,
+                ConversationReference.reference.in_(wanted),
+            )
+        )
+    )
+    session.add_all(
+        ConversationReference(reference=r, conversation_id=conversation_id)
+        for r in wanted
+        if r not in known
+    )
+
+
+def referenced(wanted: Sequence[str]) -> Subquery:
+    """``(reference, conversation_id)`` of every message and every post or subtask that
+    carries one of ``wanted`` (normalised): where spec 1B lookups find conversations."""
+    return union_all(
+        select(MessageReference.reference, MessageReference.conversation_id).where(
+            MessageReference.reference.in_(wanted)
+        ),
+        select(ConversationReference.reference, ConversationReference.conversation_id).where(
+            ConversationReference.reference.in_(wanted)
+        ),
+    ).subquery()
 
 
 def record_addresses(

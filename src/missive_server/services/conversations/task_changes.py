@@ -30,6 +30,7 @@ from missive_server.services.conversations import conversation_state
 from missive_server.services.conversations.comments import create_comment
 from missive_server.services.conversations.conversation_actions import find_team
 from missive_server.services.conversations.conversation_targets import open_target
+from missive_server.services.conversations.messages import remember_references
 from missive_server.services.conversations.tasks import get_visible_task
 from missive_server.services.directory.organizations import require_member
 from missive_server.services.directory.users import require_users_in_organization
@@ -148,6 +149,7 @@ def _parent(session: Session, actor: Principal, placement: TaskPlacement, now: i
     if target.created and placement.conversation_subject:
         # Spec 2.14.3: the subject of the parent conversation "if references creates a new one".
         conversation.subject = placement.conversation_subject
+    remember_references(session, conversation.id, placement.references)
     return conversation
 
 

@@ -147,7 +147,8 @@ class _Renderer:
 
     @property
     def public_url(self) -> str:
-        url = self.session.info.get(PUBLIC_URL_KEY) or Settings.model_fields["public_url"].default
+        # Sessions made without a public URL (tests, scripts) use the default serve address.
+        url = self.session.info.get(PUBLIC_URL_KEY) or Settings.model_construct().public_base
         return str(url).rstrip("/")
 
     def conversation(self, conversation: Conversation, *, guest: bool) -> dict[str, Any]:

@@ -23,7 +23,11 @@ from missive_server.services import events
 from missive_server.services.conversations import conversation_state
 from missive_server.services.conversations.conversation_targets import open_target
 from missive_server.services.conversations.conversations import get_visible_conversation
-from missive_server.services.conversations.messages import cursor_entities, users_by_id
+from missive_server.services.conversations.messages import (
+    cursor_entities,
+    remember_references,
+    users_by_id,
+)
 
 DELETE_FORBIDDEN = (
     "Only owners and admins of the organization can delete posts in its conversations"
@@ -96,6 +100,7 @@ def create_post(
         created_at=now,
     )
     session.add(post)
+    remember_references(session, conversation.id, references)
     conversation_state.touch(session, conversation, now)
     # No Missive webhook announces a post, but an open inbox shows it live.
     events.note_live(session, event="new_post", conversation=conversation, now=now)

@@ -1,7 +1,7 @@
 """contact_books.exclude_from_search, Missive's book setting (Airbyte's recorded schema)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04 17:05:00.000000
 
 Existing books are searchable (``false``), as every book was before the setting existed.
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
