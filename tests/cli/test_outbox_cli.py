@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from missive_server.cli import app as cli
 from tests.delivery.mail_support import T0, Queued, World, fresh, make_world, queue_mail
 from tests.factories import Factory
-from tests.serve_support import command, wait_until
+from tests.serve_support import STARTUP_SECONDS, command, wait_until
 
 TO = "paul@example.com, carol@example.com"
 SUBJECT = "Re: Ünïcode ✓ subject"
@@ -173,7 +173,7 @@ def test_the_worker_process_delivers_until_stopped(
             assert process.poll() is None, process.communicate()
             return fresh(session, queued.item).status == "sent"
 
-        wait_until(sent, 20, "the worker process delivered nothing")
+        wait_until(sent, STARTUP_SECONDS, "the worker process delivered nothing")
         process.send_signal(stop)
         _, stderr = process.communicate(timeout=20)
     finally:
