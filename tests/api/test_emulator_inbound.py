@@ -15,9 +15,9 @@ from missive_server.clock import FrozenClock
 from missive_server.delivery.inbound import InboundServer
 from tests.api.emulator_support import emu, emulator
 from tests.conftest import bearer
-from tests.delivery.mail_support import free_port
 from tests.delivery.test_inbound import World, send
 from tests.factories import Factory
+from tests.serve_support import free_port
 from tests.services.inbound_mail import email_account, mail
 
 __all__ = ["emu", "emulator"]

@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import Contact, Conversation
 from missive_server.services.seed import bench_data
-from tests.cli.test_serve import command
+from tests.serve_support import command
 
 
+@pytest.mark.slow(10)
 def test_bench_data_command_fills_a_database_and_refuses_a_second_time(
     database_url: str, engine: Engine
 ) -> None:

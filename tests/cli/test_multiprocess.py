@@ -10,57 +10,25 @@ token's alone (every rate-limit key holds the token's hash) and are deleted afte
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
 
 from missive_server.auth import hash_token
-from tests.cli.test_serve import command, free_port, wait_for
-from tests.conftest import bearer
+from tests.conftest import ServeFixture, bearer
 from tests.factories import Factory
 
 REDIS_URL = os.environ.get("MISSIVE_TEST_REDIS_URL")
 LIMIT = 10
 
-pytestmark = pytest.mark.skipif(
-    not (REDIS_URL and os.environ.get("MISSIVE_TEST_DATABASE_URL")),
-    reason="set MISSIVE_TEST_DATABASE_URL and MISSIVE_TEST_REDIS_URL to run",
-)
-
-
-@contextmanager
-def serving(database_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A ``serve`` process on a free port; terminated (killed if it must be) on the way out."""
-    assert REDIS_URL
-    port = free_port()
-    env = {
-        **os.environ,
-        "MISSIVE_DATABASE_URL": database_url,
-        "MISSIVE_REDIS_URL": REDIS_URL,
-        "MISSIVE_RATE_LIMIT": "missive",
-        "MISSIVE_RATE_LIMIT_PER_MINUTE": str(LIMIT),
-        "MISSIVE_RUN_WORKER": "false",
-    }
-    server = subprocess.Popen(
-        [*command(), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield server, f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stdout:
-            server.stdout.close()
+pytestmark = [
+    pytest.mark.skipif(
+        not (REDIS_URL and os.environ.get("MISSIVE_TEST_DATABASE_URL")),
+        reason="set MISSIVE_TEST_DATABASE_URL and MISSIVE_TEST_REDIS_URL to run",
+    ),
+    pytest.mark.slow(6),
+]
 
 
 @pytest.fixture
@@ -79,7 +47,7 @@ def redis_keys() -> Iterator[list[str]]:
 
 
 def test_two_serve_processes_share_one_budget_in_redis(
-    database_url: str, factory: Factory, redis_keys: list[str]
+    database_url: str, factory: Factory, redis_keys: list[str], serve: ServeFixture
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("several processes need PostgreSQL")
@@ -89,19 +57,24 @@ def test_two_serve_processes_share_one_budget_in_redis(
     token = factory.token(user)
     redis_keys.append(f"*{hash_token(token)}*")
 
-    with ExitStack() as stack:
-        servers = [stack.enter_context(serving(database_url)) for _ in range(2)]
-        for process, base in servers:
-            # Anonymous: spends no budget of the token.
-            assert wait_for(f"{base}/v1/organizations", process).status_code == 401
-        with httpx.Client(timeout=10) as client:
-            responses = [
-                client.get(f"{servers[i % 2][1]}/v1/organizations", headers=bearer(token))
-                for i in range(LIMIT + 2)
-            ]
-        assert REDIS_URL
-        with redis.Redis.from_url(REDIS_URL) as observer:
-            stored = list(observer.scan_iter(match=redis_keys[0]))
+    env = {
+        "MISSIVE_REDIS_URL": REDIS_URL,
+        "MISSIVE_RATE_LIMIT": "missive",
+        "MISSIVE_RATE_LIMIT_PER_MINUTE": str(LIMIT),
+        "MISSIVE_RUN_WORKER": "false",
+    }
+    # Each waits for its first (anonymous) answer: a 401 spends no budget of the token.
+    servers = [serve(database_url=database_url, env=env) for _ in range(2)]
+    assert [served.first.status_code for served in servers] == [401, 401]
+    bases = [served.base for served in servers]
+    with httpx.Client(timeout=10) as client:
+        responses = [
+            client.get(f"{bases[i % 2]}/v1/organizations", headers=bearer(token))
+            for i in range(LIMIT + 2)
+        ]
+    assert REDIS_URL
+    with redis.Redis.from_url(REDIS_URL) as observer:
+        stored = list(observer.scan_iter(match=redis_keys[0]))
 
     statuses = [r.status_code for r in responses]
     # Each process alone saw only LIMIT/2 + 1 requests: only a shared budget refuses them.

@@ -32,7 +32,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -52,9 +51,9 @@ from missive_server.db.engine import make_engine
 from missive_server.db.models import OutboxItem
 from missive_server.services.seed import seed as seed_service
 from missive_server.services.sessions import session_factory
-from tests.cli.test_serve import command, free_port
 from tests.delivery.mail_support import Relay, parse, running
 from tests.delivery.webhook_receiver import WebhookReceiver
+from tests.serve_support import Served, free_port, spawn_serve
 
 ORGANIZATION = "Crash Test"
 WRITER = "writer@crash.test"
@@ -74,8 +73,6 @@ SEED_DOCUMENT: dict[str, Any] = {
         {"type": "email", "address": WRITER, "organization": ORGANIZATION, "users": [WRITER]}
     ],
 }
-#: Generous: on a shared, loaded machine importing the application alone took 20-30 s.
-STARTUP_SECONDS = 90
 REQUEST_TIMEOUT = 10.0
 #: The longest a stretch of uptime may go without any write acknowledged (then the run fails).
 STRETCH_TIMEOUT = 60.0
@@ -250,63 +247,33 @@ class Report:
 
 
 class Server:
-    """``missive-server serve`` on one port, started and killed as often as needed."""
+    """``missive-server serve`` on one port, started and killed as often as needed; each start
+    appends to one log file (``tests/serve_support``)."""
 
     def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
         self.env = env
         self.port = port
         self.log = log
         self.base = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.served: Served | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             out.write(f"--- start at {time.time():.3f}\n".encode())
-            out.flush()
-            # A file, not a pipe: nobody reads a pipe while the load runs, and a full pipe
-            # would block the server.
-            self.process = subprocess.Popen(
-                [*command(), "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.wait_ready()
-
-    def wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve exited with {self.process.returncode}; see {self.log}")
-            try:
-                response = httpx.get(
-                    f"{self.base}/v1/organizations", headers=bearer(), timeout=REQUEST_TIMEOUT
-                )
-                if response.status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"serve did not answer within {STARTUP_SECONDS} s; see {self.log}")
+        self.served = spawn_serve(env=self.env, log=self.log, port=self.port)
+        self.served.wait_ready(headers=bearer(), status=200)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no lifespan, no commit of anything in flight."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        assert self.served is not None
+        self.served.process.send_signal(signal.SIGKILL)
+        self.served.process.wait()
         with self.log.open("ab") as out:
             out.write(f"--- SIGKILL at {time.time():.3f}\n".encode())
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.served is not None:
+            self.served.stop(timeout=40)  # a clean shutdown may finish a delivery first
 
 
 def bearer() -> dict[str, str]:

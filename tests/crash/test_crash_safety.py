@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.crash.retry import run_retrying
 from tests.crash.support import CrashConfig, run
 
 
+@pytest.mark.slow(20)
 def test_nothing_acknowledged_is_lost_when_serve_is_killed(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,18 +32,13 @@ from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from tests.conftest import bearer
 from tests.factories import Factory
+from tests.serve_support import free_port
 
 T0 = 1_700_000_000
 DATE_T0 = "Tue, 14 Nov 2023 22:13:20 +0000"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 2, 1) + b"\x08\x06\x00\x00\x00"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 RECIPIENTS = ["paul@example.com", "carol@example.com", "secret@example.com"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

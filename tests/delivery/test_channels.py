@@ -46,8 +46,8 @@ from missive_server.services.conversations.messages import (
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from tests.conftest import bearer
-from tests.delivery.mail_support import free_port
 from tests.factories import Factory
+from tests.serve_support import free_port
 
 T0 = 1_700_000_000
 SECRET = "chan-s3cret-ÿ"

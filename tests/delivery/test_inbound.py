@@ -37,9 +37,9 @@ from missive_server.services import outbox
 from missive_server.services.outbox import RetryPolicy
 from missive_server.services.seed.demo import DEMO_OWNER_TOKEN
 from missive_server.services.sessions import session_factory
-from tests.cli.test_serve import command, free_port, wait_for
-from tests.conftest import bearer
+from tests.conftest import ServeFixture, bearer
 from tests.factories import EntryFactory, Factory
+from tests.serve_support import command, free_port
 from tests.services.inbound_mail import PNG, email_account, mail
 
 T0 = 1_700_000_000
@@ -424,36 +424,28 @@ def test_parse_listen_rejects(value: str) -> None:
         parse_listen(value)
 
 
-def test_serve_with_smtp_listen_receives_mail_for_the_demo(tmp_path: Path) -> None:
+@pytest.mark.slow(8)
+def test_serve_with_smtp_listen_receives_mail_for_the_demo(
+    tmp_path: Path, serve: ServeFixture
+) -> None:
     """The README's flow: ``demo``, ``serve --smtp-listen``, smtplib, then the API."""
-    env = {**os.environ, "MISSIVE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
+    database_url = f"sqlite:///{tmp_path / 'demo.db'}"
+    env = {**os.environ, "MISSIVE_DATABASE_URL": database_url}
     subprocess.run([*command(), "demo"], env=env, check=True, capture_output=True)
-    port, smtp_port = free_port(), free_port()
-    server = subprocess.Popen(
-        [*command(), "serve", "--port", str(port), "--smtp-listen", f"127.0.0.1:{smtp_port}"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    smtp_port = free_port()
+    served = serve("--smtp-listen", f"127.0.0.1:{smtp_port}", database_url=database_url)
+
+    raw = mail("Rocket skates broke", sender="wile@coyote.test", message_id="<rs@coyote.test>")
+    with smtplib.SMTP("127.0.0.1", smtp_port, local_hostname="client.test") as client:
+        assert client.sendmail("wile@coyote.test", ["support@acme.test"], raw) == {}
+    found = httpx.get(
+        f"{served.base}/v1/messages?email_message_id=rs@coyote.test",
+        headers=bearer(DEMO_OWNER_TOKEN),
     )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/v1/organizations", server)
-        raw = mail("Rocket skates broke", sender="wile@coyote.test", message_id="<rs@coyote.test>")
-        with smtplib.SMTP("127.0.0.1", smtp_port, local_hostname="client.test") as client:
-            assert client.sendmail("wile@coyote.test", ["support@acme.test"], raw) == {}
-        found = httpx.get(
-            f"http://127.0.0.1:{port}/v1/messages?email_message_id=rs@coyote.test",
-            headers=bearer(DEMO_OWNER_TOKEN),
-        )
-        assert [m["subject"] for m in found.json()["messages"]] == ["Rocket skates broke"]
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    assert [m["subject"] for m in found.json()["messages"]] == ["Rocket skates broke"]
 
 
+@pytest.mark.slow(3)
 def test_serve_refuses_a_malformed_smtp_listen(tmp_path: Path) -> None:
     env = {**os.environ, "MISSIVE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
     done = subprocess.run(

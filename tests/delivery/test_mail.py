@@ -25,7 +25,6 @@ from tests.delivery.mail_support import (
     World,
     app_with,
     delivery,
-    free_port,
     fresh,
     lines,
     make_world,
@@ -34,6 +33,7 @@ from tests.delivery.mail_support import (
     running,
 )
 from tests.factories import Factory
+from tests.serve_support import free_port
 
 
 @pytest.fixture

@@ -34,8 +34,9 @@ from tests.api.drafts_support import (
     outbox_rows,
 )
 from tests.conftest import bearer
-from tests.delivery.mail_support import free_port, parse
+from tests.delivery.mail_support import parse
 from tests.factories import Factory
+from tests.serve_support import free_port
 
 LATER = T0 + 3600
 

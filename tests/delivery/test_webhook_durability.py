@@ -21,7 +21,6 @@ from missive_server.db.engine import make_engine
 from missive_server.db.models import Hook, WebhookAttempt
 from missive_server.delivery.worker import Worker
 from missive_server.settings import Settings
-from tests.cli.test_serve import command
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver
 from tests.delivery.webhook_support import (
     T0,
@@ -34,6 +33,7 @@ from tests.delivery.webhook_support import (
     worker,
     worker_for,
 )
+from tests.serve_support import command
 
 __all__ = ["hook", "http_client", "make_worker", "receiver", "worker"]  # fixtures
 
@@ -160,6 +160,7 @@ def test_two_workers_send_each_delivery_exactly_once(
     assert {outbox_row(session, d).status for d in queued} == {"sent"}
 
 
+@pytest.mark.slow(6)
 def test_two_worker_processes_send_each_delivery_exactly_once(
     database_url: str, session: Session, receiver: WebhookReceiver, hook: Hook
 ) -> None:

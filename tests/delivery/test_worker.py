@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from missive_server.services.outbox import LEASE_SECONDS, RetryPolicy
 from missive_server.settings import Settings
 from tests.delivery.mail_support import T0, World, fresh, make_world, queue_mail
 from tests.factories import Factory
+from tests.serve_support import wait_until
 
 POLICY = RetryPolicy(max_attempts=3, backoff_seconds=30)
 
@@ -284,14 +284,6 @@ def test_run_forever_delivers_until_stopped(
     assert len(recorder.calls) == 1
 
 
-def wait_until(check: Callable[[], bool], seconds: float = 10) -> None:
-    """Real time, for a real thread; the injected clock is not involved."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def worker_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "missive-delivery-worker"]
 
@@ -306,8 +298,11 @@ def test_the_app_runs_the_worker_in_a_thread_while_it_serves(
     for _ in range(2):  # a second start of the same app works as well
         with TestClient(app):
             assert len(worker_threads()) == 1
-            item = queued.item
-            wait_until(lambda item=item: fresh(session, item).status == "sent")
+            wait_until(
+                lambda item=queued.item: fresh(session, item).status == "sent",
+                10,
+                "the worker thread sent nothing",
+            )
         assert worker_threads() == []
         assert app.state.http_client.is_closed
         queued = queue_mail(session, world.conversation, T0, inline=None)

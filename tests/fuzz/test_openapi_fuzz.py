@@ -10,6 +10,10 @@ A third, hostile pass (``tests/fuzz/hostile.py``) replaces one value of a valid 
 surrogate, a NUL, an integer past 64 bits, a far-future timestamp or a ``javascript:`` URL: the
 request must not answer 5xx, nor may a later read (API and web page) of what it wrote.
 
+The operations are split into ``SHARDS`` tests per backend (every fourth one, each test on a
+freshly seeded database) so that pytest-xdist spreads them over its workers; one more test
+checks that the shards together are every documented operation.
+
 ``MISSIVE_FUZZ_EXAMPLES`` (default 20) sets the examples per operation and mode (the hostile pass
 runs half as many); the run is derandomized, so a CI failure reproduces locally with the same
 number.
@@ -49,6 +53,10 @@ from tests.fuzz import hostile
 
 EXAMPLES = int(os.environ.get("MISSIVE_FUZZ_EXAMPLES", "20"))
 HOSTILE_EXAMPLES = max(1, EXAMPLES // 2)
+
+#: The operations are split into this many tests per backend, so that pytest-xdist runs the
+#: ~70 s of fuzzing on every worker at once instead of in one test on one worker.
+SHARDS = 4
 
 #: Emulator routes that would reset or bend the state of the whole run.
 EXCLUDED_PATHS = ("/_emulator/reset", "/_emulator/faults", "/_emulator/clock")
@@ -110,6 +118,11 @@ def _operations(app: FastAPI) -> list[Any]:
             continue
         operations.append(operation)
     return operations
+
+
+def _shard(operations: list[Any], shard: int) -> list[Any]:
+    """Every SHARDS-th operation from ``shard`` on, in the schema's order."""
+    return operations[shard::SHARDS]
 
 
 def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> int:
@@ -175,7 +188,8 @@ def _fuzz_hostile(operation: Any, client: TestClient, headers: dict[str, str]) -
     return seen
 
 
-def test_every_operation_survives_fuzzing(fuzz_app: FastAPI, reader: TestClient) -> None:
+
+def test_every_documented_operation_is_fuzzed(fuzz_app: FastAPI) -> None:
     operations = _operations(fuzz_app)
     paths = {op.path for op in operations}
     spec = fuzz_app.openapi()
@@ -189,6 +203,21 @@ def test_every_operation_survives_fuzzing(fuzz_app: FastAPI, reader: TestClient)
     assert len(operations) >= 50  # 52 when this was written: v1, /_files and /_emulator
     assert "/v1/conversations" in paths
     assert any(p.startswith("/_emulator/") for p in paths)
+    shards = [_shard(operations, shard) for shard in range(SHARDS)]
+    assert sorted(op.label for shard in shards for op in shard) == sorted(
+        op.label for op in operations
+    )
+
+
+@pytest.mark.slow(20)
+@pytest.mark.parametrize(
+    "shard", range(SHARDS), ids=[f"shard{i + 1}of{SHARDS}" for i in range(SHARDS)]
+)
+def test_every_operation_survives_fuzzing(
+    fuzz_app: FastAPI, reader: TestClient, shard: int
+) -> None:
+    operations = _shard(_operations(fuzz_app), shard)
+    assert operations
 
     examples, hostile_examples, failures = 0, 0, []
     for operation in operations:

@@ -5,9 +5,7 @@ download here, so the system ``/usr/bin/chromium`` is launched; without it these
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from fastapi import FastAPI
 
 from missive_server.settings import Settings
 from tests.delivery.webhook_support import LOOPBACK_ALLOWED
+from tests.serve_support import free_port, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,25 +55,20 @@ def page(browser: Any, live: str) -> Iterator[Any]:
     context.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def live(app: FastAPI) -> Iterator[str]:
     """The app on ``http://127.0.0.1:<port>``, stopped (and its thread joined) after the test."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+
+    def started() -> bool:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        return bool(server.started)
+
+    wait_until(started, 15, "uvicorn did not start")
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)

@@ -25,6 +25,8 @@ from tests.delivery.webhook_receiver import WebhookReceiver, receiver
 from tests.delivery.webhook_support import SECRET, make_hook
 from tests.factories import Factory
 
+pytestmark = pytest.mark.slow(3)
+
 __all__ = ["receiver"]  # fixture
 
 #: Where ``test_screenshots`` writes its PNGs (``docs/screenshots`` regenerates the README's).
