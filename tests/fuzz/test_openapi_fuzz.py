@@ -188,7 +188,6 @@ def _fuzz_hostile(operation: Any, client: TestClient, headers: dict[str, str]) -
     return seen
 
 
-
 def test_every_documented_operation_is_fuzzed(fuzz_app: FastAPI) -> None:
     operations = _operations(fuzz_app)
     paths = {op.path for op in operations}
