@@ -23,6 +23,7 @@ from tests.conftest import bearer
 from tests.delivery.test_inbound import World
 from tests.factories import Factory
 from tests.services.inbound_mail import email_account
+from tests.web.test_inbox_pages import sign_in
 
 __all__ = ["emu", "emulator"]
 
@@ -87,7 +88,7 @@ def test_emulator_subscribes_and_logs_each_failed_delivery(
         PLACEHOLDER,
         reason,
     )
-    emu.post("/sign-in", data={"token": world.token})
+    sign_in(emu, world.token)
     page = emu.get("/deliveries").text
     assert "ci-placeholder.invalid" in page
     assert "does not resolve" in page

@@ -31,6 +31,7 @@ from starlette.testclient import TestClient
 
 from missive_server.db.models import Conversation, Organization, SharedLabel, User
 from missive_server.services.conversations.messages import MessageInput
+from missive_server.web.session import COOKIE
 from tests.conftest import bearer
 from tests.factories import Factory
 
@@ -417,7 +418,9 @@ def test_the_inbox_page_renders_labeled_links(client: TestClient, world: World) 
     }
     ref = relayed(client, world, posts)
 
-    client.post("/sign-in", data={"token": world.token})
+    # Signed in as Alice the way the web app's own session does (password sign-in is tested in
+    # tests/web; this test is about what the page renders).
+    client.cookies.set(COOKIE, client.app.state.web_signer.dump(world.alice.id))  # type: ignore[attr-defined]
     page = client.get(f"/c/{ref['conversation']}").text
 
     assert (

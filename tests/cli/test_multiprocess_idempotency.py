@@ -21,10 +21,10 @@ from sqlalchemy import Engine, func, select
 
 from missive_server.db.models import Message, OutboxItem
 from tests.api.drafts_support import email_draft, make_world
-from tests.cli.test_serve import command, free_port
 from tests.conftest import bearer
 from tests.delivery.mail_support import Relay, running
 from tests.factories import Factory
+from tests.serve_support import command, free_port
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("MISSIVE_TEST_DATABASE_URL"),

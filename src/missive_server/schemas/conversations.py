@@ -46,6 +46,8 @@ class UserStateRow(NamedTuple):
     unassigned: bool
     assigned_at: int | None
     last_activity_at: int
+    #: When this user last opened it in the web app (unread state; not on the wire).
+    read_at: int | None
 
 
 class LabelRow(NamedTuple):

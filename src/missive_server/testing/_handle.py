@@ -206,9 +206,14 @@ def _present(values: Json) -> Json:
     return {k: v for k, v in values.items() if v is not None}
 
 
+_ANY_NOW = 1_700_000_000
+
+
 def _seeded(result: Json, raw: Seed) -> Seeded:
     tokens = dict(result.get("tokens", {}))
-    document = seed_document(raw, 0)
+    # Only its users are read here; the demo's times are relative to ``now``, and a document
+    # must hold real timestamps (none before 1970), so any present-day ``now`` does.
+    document = seed_document(raw, _ANY_NOW)
     return Seeded(
         ids=result.get("ids", {}), tokens=tokens, owner_token=owner_token(document, tokens)
     )

@@ -22,7 +22,7 @@ from missive_server.settings import Settings
 from missive_server.web.live import POLL_SECONDS
 from tests.api.drafts_support import World, make_world
 from tests.factories import Factory
-from tests.web.browser.conftest import _free_port
+from tests.serve_support import free_port
 from tests.web.browser.test_live_browser import browser_session, collect, next_event, post
 
 REDIS_URL = os.environ.get("MISSIVE_TEST_REDIS_URL")
@@ -45,7 +45,7 @@ def world(factory: Factory) -> World:
 def second(settings: Settings, clock: FrozenClock, engine: Engine) -> Iterator[str]:
     """Another server with its own app (its own hub), as a second ``serve`` process has."""
     app: FastAPI = create_app(settings, clock=clock, engine=engine)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

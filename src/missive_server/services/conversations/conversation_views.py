@@ -81,6 +81,7 @@ _USERS = (
         ConversationUser.unassigned,
         ConversationUser.assigned_at,
         ConversationUser.last_activity_at,
+        ConversationUser.read_at,
     )
     .join(ConversationUser, ConversationUser.user_id == User.id)
     .where(ConversationUser.conversation_id.in_(bindparam("ids", expanding=True)))

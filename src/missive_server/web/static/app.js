@@ -49,6 +49,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const scope = document.body.dataset.live;
   if (!scope || !window.EventSource) return;
   const source = new EventSource("/events");
+  // A form being sent is about to load the next page: the change it causes must not reload
+  // this one (a reload would race the form's own navigation and could win).
+  document.addEventListener("submit", () => source.close());
   source.addEventListener("change", (event) => {
     const change = JSON.parse(event.data);
     if (scope === "list" || scope === "conversation:" + change.conversation) refresh();
