@@ -174,7 +174,11 @@ def test_inbox_page_query_uses_an_index(
             assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
         else:
             connection.execute(text("ANALYZE"))
+            # Five rows: left to itself the planner may read them any way. Without sequential
+            # and bitmap scans it shows which index serves the filter and the order, as it does
+            # on a large mailbox.
             connection.execute(text("SET enable_seqscan = off"))
+            connection.execute(text("SET enable_bitmapscan = off"))
             rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
             plan = " | ".join(row[0] for row in rows)
             assert "Seq Scan on conversation_users" not in plan, plan
