@@ -247,8 +247,11 @@ def test_screenshots(
     open_conversation(page, world)
     page.get_by_label("Label").select_option(label="VIP")
     page.get_by_role("button", name="Add label").click()
+    # Each form answers with a redirect to ?notice=...: wait for it, or the next goto races it.
+    page.wait_for_url(re.compile(r"notice=Label"))
     page.get_by_label("Comment").fill("Refund approved — shipping the replacement today.")
     page.get_by_role("button", name="Comment", exact=True).click()
+    page.wait_for_url(re.compile(r"notice=Comment"))
     draft = {
         "subject": "Re: Help", "body": "<div>Your replacement ships today.</div>",
         "from_field": {"address": "support@acme.test"}, "conversation": cid, "send": True,

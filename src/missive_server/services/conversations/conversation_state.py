@@ -144,7 +144,8 @@ def _summary_statement() -> Select[Any]:
     m = Message
     sent = (m.conversation_id == cid) & m.draft.is_(False)
     drafts = (m.conversation_id == cid) & m.draft.is_(True)
-    newest = (m.delivered_at.desc(), m.created_at.desc())
+    # The id breaks a tie of one second so every refresh picks the same message on both backends.
+    newest = (m.delivered_at.desc(), m.created_at.desc(), m.id.desc())
 
     def count(*where: ColumnElement[bool]) -> ScalarSelect[int]:
         return select(func.count()).select_from(m).where(*where).scalar_subquery()
@@ -178,7 +179,7 @@ def _authors(session: Session, conversation_id: str) -> list[dict[str, object]]:
     senders = session.scalars(
         select(Message.from_field)
         .where(Message.conversation_id == conversation_id, Message.draft.is_(False))
-        .order_by(Message.delivered_at, Message.created_at)
+        .order_by(Message.delivered_at, Message.created_at, Message.id)
     )
     authors: dict[str, dict[str, object]] = {}
     for sender in senders:
