@@ -29,7 +29,8 @@ from missive_server.api.rate_limit import (
     WINDOWS,
     RateLimiter,
     RateLimitMiddleware,
-    RedisSlots,
+    RedisBudget,
+    Refusal,
 )
 from missive_server.api.responses import envelope
 from missive_server.app import create_app
@@ -241,12 +242,10 @@ def test_sixth_concurrent_request_is_refused(
         await hold_slots(app, token, while_held)
         # Every held slot came back: the full allowance can be taken again.
         limiter = the_limiter(app)
-        tickets = [
-            await limiter.concurrency.acquire(hash_token(token)) for _ in range(MAX_CONCURRENT)
-        ]
+        tickets = [await limiter.budget.admit(hash_token(token)) for _ in range(MAX_CONCURRENT)]
         for ticket in tickets:
-            if ticket is not None:
-                await limiter.concurrency.release(hash_token(token), ticket)
+            if isinstance(ticket, str):
+                await limiter.budget.release(hash_token(token), ticket)
         await limiter.aclose()
         return tickets
 
@@ -254,7 +253,7 @@ def test_sixth_concurrent_request_is_refused(
 
     assert_refused(seen["sixth"], limit=MAX_CONCURRENT, window=1)
     assert seen["other"].status_code == 200
-    assert None not in tickets
+    assert all(isinstance(ticket, str) for ticket in tickets)
 
 
 @pytest.mark.parametrize("store", STORES)
@@ -278,17 +277,32 @@ def test_refused_concurrent_request_spends_no_window_budget(
     assert [r.status_code for r in after] == [200] * 295 + [429]
 
 
-def test_memory_slots_are_per_token() -> None:
-    async def scenario() -> tuple[list[str | None], str | None]:
-        limiter = RateLimiter(None)
-        held = [await limiter.concurrency.acquire("a") for _ in range(MAX_CONCURRENT + 1)]
-        return held, await limiter.concurrency.acquire("b")
+@pytest.mark.parametrize("store", STORES)
+def test_slots_are_per_token(store: str) -> None:
+    a, b = f"a-{uuid.uuid4().hex}", f"b-{uuid.uuid4().hex}"
+
+    async def scenario() -> tuple[list[str | Refusal], str | Refusal]:
+        limiter = RateLimiter(REDIS_URL if store == "redis" else None)
+        held = [await limiter.budget.admit(a) for _ in range(MAX_CONCURRENT + 1)]
+        other = await limiter.budget.admit(b)
+        await forget(limiter, a, b)
+        return held, other
 
     held, other = asyncio.run(scenario())
 
-    assert None not in held[:MAX_CONCURRENT]
-    assert held[MAX_CONCURRENT] is None
-    assert other is not None
+    assert all(isinstance(ticket, str) for ticket in held[:MAX_CONCURRENT])
+    refused = held[MAX_CONCURRENT]
+    assert isinstance(refused, Refusal)
+    assert (refused.limit, refused.retry_after) == (MAX_CONCURRENT, 1)
+    assert isinstance(other, str)
+
+
+async def forget(limiter: RateLimiter, *keys: str) -> None:
+    """Deletes the Redis keys of ``keys`` (made up for one test) and closes the limiter."""
+    if isinstance(limiter.budget, RedisBudget):
+        for key in keys:
+            await limiter.budget.redis.delete(*limiter.budget.keys(key))
+    await limiter.aclose()
 
 
 @needs_redis
@@ -299,20 +313,29 @@ def test_redis_slots_of_a_dead_process_are_freed_after_the_ttl(
     token: str, taken_ago: int, freed: bool
 ) -> None:
     async def scenario() -> str | None:
-        limiter = RateLimiter(REDIS_URL)
-        assert limiter.redis is not None
+        dead = RateLimiter(REDIS_URL, clock=lambda: time.time() - taken_ago)
         key = hash_token(token)
-        dead = RedisSlots(limiter.redis, MAX_CONCURRENT, clock=lambda: time.time() - taken_ago)
         for _ in range(MAX_CONCURRENT):
-            assert await dead.acquire(key) is not None  # never released
-        ticket = await limiter.concurrency.acquire(key)
+            assert isinstance(await dead.budget.admit(key), str)  # never released
+        await dead.aclose()
+        limiter = RateLimiter(REDIS_URL)
+        ticket = await limiter.budget.admit(key)
         await limiter.aclose()
         return ticket
 
-    assert (asyncio.run(scenario()) is not None) is freed
+    assert isinstance(asyncio.run(scenario()), str) is freed
 
 
 # --- windows -----------------------------------------------------------------------------
+
+
+async def admit_and_release(limiter: RateLimiter, key: str) -> Refusal | None:
+    """One request that finishes at once: ``None`` if admitted, else its refusal."""
+    admitted = await limiter.budget.admit(key)
+    if isinstance(admitted, Refusal):
+        return admitted
+    await limiter.budget.release(key, admitted)
+    return None
 
 
 def test_production_limits_are_missives() -> None:
@@ -330,8 +353,8 @@ def test_fifteen_minute_window_refuses_with_its_own_numbers(token: str, store: s
     async def scenario() -> tuple[list[object], list[int]]:
         limiter = RateLimiter(REDIS_URL if store == "redis" else None, windows=(minute, quarter))
         key = hash_token(token)
-        results: list[object] = [await limiter.check_windows(key) for _ in range(6)]
-        remaining = await limiter.remaining(key)
+        results: list[object] = [await admit_and_release(limiter, key) for _ in range(6)]
+        remaining = await limiter.budget.remaining(key)
         await limiter.aclose()
         return results, remaining
 
@@ -355,8 +378,8 @@ def test_request_refused_by_the_minute_window_spends_nothing_else(token: str, st
     async def scenario() -> tuple[list[object], list[int]]:
         limiter = RateLimiter(REDIS_URL if store == "redis" else None, windows=(minute, quarter))
         key = hash_token(token)
-        results: list[object] = [await limiter.check_windows(key) for _ in range(5)]
-        remaining = await limiter.remaining(key)
+        results: list[object] = [await admit_and_release(limiter, key) for _ in range(5)]
+        remaining = await limiter.budget.remaining(key)
         await limiter.aclose()
         return results, remaining
 
