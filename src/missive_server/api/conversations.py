@@ -90,7 +90,7 @@ async def list_conversations(
 async def get_conversation(
     conversation_id: str, session: DbSession, actor: CurrentUser, settings: AppSettings
 ) -> Response:
-    found = conversations.get_visible_conversation(
+    found = conversations.read_visible_conversation(
         session, actor=actor, conversation_id=conversation_id
     )
     views = load_views(session, [found], actor=actor)

@@ -19,6 +19,32 @@ from missive_server.schemas.shared_labels import (
 # 13). Field names are the columns' names, so ORM rows and these render alike.
 
 
+class ConversationRow(NamedTuple):
+    """A ``conversations`` row as reads see it (``services.conversations.conversations``
+    reads it with Core); writers keep the ORM entity, which renders alike."""
+
+    id: str
+    organization_id: str | None
+    team_id: str | None
+    team_state: str
+    account_id: str | None
+    subject: str | None
+    color: str | None
+    icon_url: str | None
+    created_at: int
+    last_activity_at: int
+    merged_into_id: str | None
+    closed_at: int | None
+    latest_message_subject: str | None
+    messages_count: int
+    attachments_count: int
+    drafts_count: int
+    send_later_messages_count: int
+    tasks_count: int
+    completed_tasks_count: int
+    authors: list[Any]
+
+
 class OrganizationRow(NamedTuple):
     id: str
     name: str
@@ -70,7 +96,7 @@ class LabelView:
 
 @dataclass(slots=True)
 class ConversationView:
-    conversation: Conversation
+    conversation: Conversation | ConversationRow
     organization: OrganizationRow | None
     team: TeamRow | None
     #: True when the caller is only a guest: render ``{id, last_activity_at}`` (spec 1.10).

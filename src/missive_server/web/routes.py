@@ -233,7 +233,7 @@ async def conversation(request: Request, conversation_id: str) -> Response:
             return to_sign_in()
         actor, web = signed
         try:
-            found = conversations.get_visible_conversation(
+            found = conversations.read_visible_conversation(
                 session, actor=actor, conversation_id=conversation_id
             )
         except NotFound:

@@ -21,6 +21,7 @@ from missive_server.db.models import (
     User,
 )
 from missive_server.schemas.conversations import (
+    ConversationRow,
     ConversationView,
     LabelRow,
     LabelView,
@@ -33,7 +34,10 @@ from missive_server.services.directory.shared_labels import names_with_parents
 
 
 def load_views(
-    session: Session, conversations: Sequence[Conversation], *, actor: Principal | None
+    session: Session,
+    conversations: Sequence[Conversation | ConversationRow],
+    *,
+    actor: Principal | None,
 ) -> list[ConversationView]:
     """``actor=None`` renders as a member of each conversation's organization sees it (hook
     payloads, which pick the guest stub themselves)."""

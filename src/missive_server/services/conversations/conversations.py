@@ -22,6 +22,7 @@ from missive_server.db.paging import cursor_rows
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
+from missive_server.schemas.conversations import ConversationRow
 from missive_server.services.contacts.contact_groups import group_addresses, require_group
 from missive_server.services.directory.organizations import require_member
 
@@ -103,7 +104,8 @@ def resolve_merges(session: Session, conversation: Conversation | None) -> Conve
 def get_visible_conversation(
     session: Session, *, actor: Principal, conversation_id: str
 ) -> Conversation:
-    """The conversation (or the survivor it was merged into) if the caller has access, else 404."""
+    """The conversation (or the survivor it was merged into) if the caller has access, else
+    404: the entity, for writes. Reads take :func:`read_visible_conversation`."""
     conversation = resolve_merges(session, session.get(Conversation, conversation_id))
     if conversation is None or not has_access(
         session, actor=actor, conversation_id=conversation.id
@@ -112,11 +114,63 @@ def get_visible_conversation(
     return conversation
 
 
+def read_visible_conversation(
+    session: Session, *, actor: Principal, conversation_id: str
+) -> ConversationRow:
+    """What :func:`get_visible_conversation` finds, as a row read through Core: loading an ORM
+    entity cost a conversation read three times the statement (bench/README.md, issue 13).
+    Core does not autoflush, so a session's pending writes are not seen: for reads only."""
+    row = _resolve_row(session, conversation_rows(session, [conversation_id]).get(conversation_id))
+    if row is None or not has_access(session, actor=actor, conversation_id=row.id):
+        raise not_found("Conversation", conversation_id)
+    return row
+
+
 _HAS_ACCESS = select(ConversationUser.user_id).where(
     ConversationUser.conversation_id == bindparam("conversation_id"),
     ConversationUser.user_id == bindparam("user_id"),
 )
-_BY_IDS = select(Conversation).where(Conversation.id.in_(bindparam("ids", expanding=True)))
+_ROWS = select(*(Conversation.__table__.c[name] for name in ConversationRow._fields)).where(
+    Conversation.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def conversation_rows(session: Session, ids: Sequence[str]) -> dict[str, ConversationRow]:
+    """Conversations by id, as rows (see :func:`read_visible_conversation`)."""
+    if not ids:
+        return {}
+    rows = session.connection().execute(_ROWS, {"ids": list(ids)})
+    return {row[0]: ConversationRow._make(row) for row in rows}
+
+
+def _resolve_row(session: Session, row: ConversationRow | None) -> ConversationRow | None:
+    hops = 0
+    while row is not None and row.merged_into_id and hops < MAX_MERGE_HOPS:
+        row = conversation_rows(session, [row.merged_into_id]).get(row.merged_into_id)
+        hops += 1
+    return row
+
+
+def visible_conversation_rows(
+    session: Session, actor: Principal, conversation_ids: set[str]
+) -> dict[str, ConversationRow]:
+    """Each id -> the conversation to show for it (merges resolved), if the caller has access."""
+    survivors: dict[str, ConversationRow] = {}
+    for cid, row in conversation_rows(session, list(conversation_ids)).items():
+        resolved = _resolve_row(session, row)
+        if resolved is not None:
+            survivors[cid] = resolved
+    if not survivors:
+        return {}
+    accessible = set(
+        session.scalars(
+            select(ConversationUser.conversation_id).where(
+                ConversationUser.user_id == actor.user_id,
+                ConversationUser.conversation_id.in_({c.id for c in survivors.values()}),
+            )
+        )
+    )
+    return {cid: c for cid, c in survivors.items() if c.id in accessible}
 
 
 def has_access(session: Session, *, actor: Principal, conversation_id: str) -> bool:
@@ -128,7 +182,7 @@ def has_access(session: Session, *, actor: Principal, conversation_id: str) -> b
 
 def list_conversations(
     session: Session, *, actor: Principal, filters: MailboxFilters, page: CursorPage
-) -> list[Conversation]:
+) -> list[ConversationRow]:
     if not filters.has_mailbox():
         raise BadRequest("You need to paginate at least one mailbox")
     contact_filters = (filters.email, filters.domain, filters.contact_organization)
@@ -143,7 +197,7 @@ def list_conversations(
         page=page,
     )
     ids = [row[0] for row in rows]
-    found = {c.id: c for c in session.scalars(_BY_IDS, {"ids": ids})}
+    found = conversation_rows(session, ids)
     return [found[i] for i in ids]
 
 
@@ -229,9 +283,3 @@ def _address_match(condition: ColumnElement[bool]) -> Exists:
     return exists().where(
         ConversationAddress.conversation_id == ConversationUser.conversation_id, condition
     )
-
-
-def conversations_by_ids(session: Session, ids: Sequence[str]) -> dict[str, Conversation]:
-    return {
-        c.id: c for c in session.scalars(select(Conversation).where(Conversation.id.in_(list(ids))))
-    }

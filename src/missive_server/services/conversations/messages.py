@@ -26,15 +26,14 @@ from missive_server.db.paging import cursor_rows
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
-from missive_server.schemas.conversations import ConversationView
+from missive_server.schemas.conversations import ConversationRow, ConversationView
 from missive_server.schemas.messages import MessageView
 from missive_server.services.conversations import conversation_state
 from missive_server.services.conversations.attachments import NewAttachment, build_attachment
 from missive_server.services.conversations.conversation_views import load_views
 from missive_server.services.conversations.conversations import (
-    conversations_by_ids,
-    get_visible_conversation,
-    resolve_merges,
+    read_visible_conversation,
+    visible_conversation_rows,
 )
 from missive_server.services.text import preview
 
@@ -227,7 +226,7 @@ def list_conversation_messages(
     session: Session, *, actor: Principal, conversation_id: str, page: CursorPage
 ) -> list[MessageView]:
     """Delivered messages (no drafts), newest ``delivered_at`` first (spec 2.5.4)."""
-    conversation = get_visible_conversation(session, actor=actor, conversation_id=conversation_id)
+    conversation = read_visible_conversation(session, actor=actor, conversation_id=conversation_id)
     stmt = select(Message.id, Message.delivered_at, Message).where(
         Message.conversation_id == conversation.id, Message.draft.is_(False)
     )
@@ -248,7 +247,7 @@ def get_messages(
             select(Message).where(Message.id.in_(ids), Message.draft.is_(False))
         )
     }
-    visible = _visible_conversations(session, actor, {m.conversation_id for m in found.values()})
+    visible = visible_conversation_rows(session, actor, {m.conversation_id for m in found.values()})
     for message_id in ids or [""]:
         message = found.get(message_id)
         if message is None or message.conversation_id not in visible:
@@ -276,7 +275,7 @@ def find_by_email_message_id(
         .limit(EMAIL_MESSAGE_ID_MATCHES)
     )
     messages = list(session.scalars(stmt))
-    visible = _visible_conversations(session, actor, {m.conversation_id for m in messages})
+    visible = visible_conversation_rows(session, actor, {m.conversation_id for m in messages})
     return _with_conversations(
         session, actor, [m for m in messages if m.conversation_id in visible], visible
     )
@@ -322,32 +321,11 @@ def users_by_id(session: Session, user_ids: Iterable[str]) -> dict[str, User]:
     return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
 
 
-def _visible_conversations(
-    session: Session, actor: Principal, conversation_ids: set[str]
-) -> dict[str, Conversation]:
-    """Message conversation id -> the conversation to show (merges resolved), if accessible."""
-    if not conversation_ids:
-        return {}
-    survivors: dict[str, Conversation] = {}
-    for cid, conversation in conversations_by_ids(session, list(conversation_ids)).items():
-        resolved = (
-            resolve_merges(session, conversation) if conversation.merged_into_id else conversation
-        )
-        if resolved is not None:
-            survivors[cid] = resolved
-    accessible = set(
-        session.scalars(
-            select(ConversationUser.conversation_id).where(
-                ConversationUser.user_id == actor.user_id,
-                ConversationUser.conversation_id.in_({c.id for c in survivors.values()}),
-            )
-        )
-    )
-    return {cid: c for cid, c in survivors.items() if c.id in accessible}
-
-
 def _with_conversations(
-    session: Session, actor: Principal, messages: list[Message], visible: dict[str, Conversation]
+    session: Session,
+    actor: Principal,
+    messages: list[Message],
+    visible: dict[str, ConversationRow],
 ) -> list[tuple[MessageView, ConversationView]]:
     distinct = list(
         {visible[m.conversation_id].id: visible[m.conversation_id] for m in messages}.values()

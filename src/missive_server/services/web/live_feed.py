@@ -36,7 +36,7 @@ def events_after(session: Session, *, actor: Principal, after: int) -> tuple[lis
 
 def _visible(session: Session, actor: Principal, conversation_id: str) -> bool:
     try:
-        conversations.get_visible_conversation(
+        conversations.read_visible_conversation(
             session, actor=actor, conversation_id=conversation_id
         )
     except NotFound:
