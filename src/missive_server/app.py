@@ -41,6 +41,7 @@ from missive_server.api.emulator_faults import FaultBook, FaultMiddleware
 from missive_server.api.errors import install_error_handlers
 from missive_server.api.middleware import RequestGuard
 from missive_server.api.openapi import install_openapi
+from missive_server.api.database_threads import DatabaseThreads
 from missive_server.api.rate_limit import RateLimitMiddleware, rate_limiter
 from missive_server.clock import Clock, EmulatorClock, SystemClock
 from missive_server.db.engine import engine_from_settings
@@ -105,6 +106,7 @@ def create_app(
         app.state.clock = EmulatorClock(app.state.clock)
     # The web app's live streams wake on commits of this process (and, with Redis, of others).
     app.state.live_hub = LiveHub(settings.redis_url)
+    app.state.database_threads = DatabaseThreads(settings.db_threads)
     bind_database(app, engine or engine_from_settings(settings))
 
     # Each router straight onto the app, not through a /v1 router: FastAPI matches included
@@ -200,6 +202,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     its middleware, which sees the same lifespan events.)"""
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(_delivery_worker(app))
+        # Threads start on the first request; at shutdown they finish their work and stop.
+        stack.push_async_callback(asyncio.to_thread, app.state.database_threads.close)
         yield
 
 

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         ge=1,
         description="PostgreSQL connections each process keeps open (SQLite is not pooled so).",
     )
+    db_threads: int = Field(
+        default=5,
+        ge=1,
+        description="Threads that run the API's database work, so the event loop never waits "
+        "on it (docs/architecture.md, 'Route style'). At most the pool size is useful.",
+    )
     db_max_overflow: int = Field(
         default=10, ge=0, description="PostgreSQL connections a process may open beyond the pool."
     )

@@ -1,4 +1,5 @@
-"""The request's unit of work: one session per request, committed before the response leaves.
+"""The request's unit of work: one session per request, committed before the response leaves,
+run on a database thread (``api.database_threads``) so the server's event loop never waits on it.
 
 A custom route class rather than a ``yield`` dependency, so the commit provably happens before
 the response is sent (a failing commit becomes an error response, never a lost write) and
@@ -22,6 +23,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
+from missive_server.api.database_threads import DatabaseThreads
 from missive_server.api.idempotency import (
     OPENAPI_RESPONSES,
     WRITE_METHODS,
@@ -51,7 +53,14 @@ class UnitOfWorkRoute(APIRoute):
 
         async def unit_of_work(request: Request) -> Response:
             check_query(request, int_names)
+            # The body is read here, on the server's loop, which owns the connection; the
+            # database thread finds it read (FastAPI, forms and the key all reuse it).
+            await request.body()
             await check_json_body(request)
+            threads: DatabaseThreads = request.app.state.database_threads
+            return await threads.run(lambda: in_transaction(request))
+
+        async def in_transaction(request: Request) -> Response:
             factory: sessionmaker[Session] = request.app.state.session_factory
             session = factory()
             request.state.db = session
