@@ -90,7 +90,9 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Deferred: rendering a message lists its attachments on every read, and only a download
+    #: or an outgoing mail needs the bytes (up to the body limit each).
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     #: Unguessable part of the download URL, standing in for Missive's signed file URLs.
     download_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
