@@ -51,7 +51,7 @@ from missive_server.services import sessions
 from missive_server.services.directory.token_cache import TokenCache
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
-from missive_server.web.app import install_web_ui
+from missive_server.web.app import install_web_ui, page_not_found
 from missive_server.web.live import LiveHub
 
 #: Busiest first: FastAPI tries the routers in this order on every request, and each one
@@ -120,7 +120,7 @@ def create_app(
     if settings.web_ui:
         install_web_ui(app, settings)
 
-    install_error_handlers(app)
+    install_error_handlers(app, page_not_found=page_not_found if settings.web_ui else None)
     install_openapi(app)
     if settings.emulator:
         app.state.faults = FaultBook()

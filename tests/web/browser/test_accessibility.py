@@ -268,6 +268,12 @@ def not_found(path: str) -> Callable[[Visit], None]:
     return visit
 
 
+def not_found_address(v: Visit) -> None:
+    answer = v.page.goto("/no-such-page")
+    assert answer.status == 404
+    v.heading("Not found")
+
+
 PAGES: dict[str, Callable[[Visit], None]] = {
     "sign-in": sign_in_page,
     "sign-in-narrow": sign_in_narrow,
@@ -299,6 +305,7 @@ PAGES: dict[str, Callable[[Visit], None]] = {
     "settings-resource-ids": mailbox("/settings/resource-ids", "Settings"),
     "not-found-conversation": not_found("/c/00000000-0000-4000-8000-000000000000"),
     "not-found-mailbox": not_found("/m/nowhere"),
+    "not-found-address": not_found_address,
 }
 
 
