@@ -3,7 +3,8 @@ with its error, a notice, the one-time token box, an open raw message, the narro
 loaded in Chromium and checked by axe-core (bundled by axe-playwright-python, injected by
 Playwright outside the page's CSP); no violation of impact "serious" or "critical" may remain.
 One test per page, so a failure names its page and lists each violation's rule, impact, help
-and the selectors of the failing nodes."""
+and the selectors of the failing nodes. Beside axe: the skip link and focus ring a keyboard user
+meets first, and reflow (no sideways scrolling at 320 px, WCAG 1.4.10)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ __all__ = ["receiver"]  # fixture, asked for by the deliveries page only
 AXE = Axe()
 BLOCKING = {"serious", "critical"}
 NARROW = {"width": 390, "height": 844}
+#: Wider than the message column: the message body scrolls sideways.
+LOG_LINE = "2026-12-06T17:00:00Z carrier=DHL status=DAMAGED_IN_TRANSIT " * 6
 
 
 @dataclass
@@ -73,7 +76,8 @@ def scene(factory: Factory) -> Scene:
     alice, bob = world.alice, world.bob
     mail = MessageInput(
         subject="Order #1042 arrived damaged",
-        body="<p>The box was <b>crushed</b>; photos attached.</p><blockquote>Earlier</blockquote>",
+        body="<p>The box was <b>crushed</b>; photos attached.</p><blockquote>Earlier</blockquote>"
+        f"<pre>{LOG_LINE}</pre>",
         delivered_at=T0 - 3600,
         from_field={"name": "Sam Carter", "address": "sam@example.com"},
         to_fields=[{"name": "Acme Support", "address": "support@acme.test"}],
@@ -103,9 +107,14 @@ def sign_in_page(v: Visit) -> None:
     v.heading("Sign in")
 
 
-def sign_in_narrow(v: Visit) -> None:
-    v.page.set_viewport_size(NARROW)
-    sign_in_page(v)
+def narrow(visit: Callable[[Visit], None]) -> Callable[[Visit], None]:
+    """The same page in the phone layout."""
+
+    def narrowed(v: Visit) -> None:
+        v.page.set_viewport_size(NARROW)
+        visit(v)
+
+    return narrowed
 
 
 def sign_in_error(v: Visit) -> None:
@@ -156,11 +165,6 @@ def conversation(v: Visit) -> None:
     for kind in ("message", "comment", "post", "task", "draft"):
         assert v.page.locator(f".entry.{kind}").count() >= 1, kind
     assert v.page.get_by_role("link", name=re.compile("invoice.pdf")).count() == 1
-
-
-def conversation_narrow(v: Visit) -> None:
-    v.page.set_viewport_size(NARROW)
-    conversation(v)
 
 
 def conversation_notice(v: Visit) -> None:
@@ -276,19 +280,21 @@ def not_found_address(v: Visit) -> None:
 
 PAGES: dict[str, Callable[[Visit], None]] = {
     "sign-in": sign_in_page,
-    "sign-in-narrow": sign_in_narrow,
+    "sign-in-narrow": narrow(sign_in_page),
     "sign-in-error": sign_in_error,
     "forgot-password": forgot_password,
     "forgot-password-sent": forgot_password_sent,
     "reset-password": reset_password,
     "inbox": mailbox("/", "Inbox"),
-    "inbox-narrow": lambda v: (v.page.set_viewport_size(NARROW), mailbox("/", "Inbox")(v)),
+    "inbox-narrow": narrow(mailbox("/", "Inbox")),
     # Every sidebar mailbox, so one added to routes.MAILBOXES is checked too.
     **{f"mailbox-{slug}": mailbox(f"/m/{slug}", title) for slug, title, _ in MAILBOXES},
     "team-inbox": team_inbox,
     "label": label_mailbox,
     "conversation": conversation,
-    "conversation-narrow": conversation_narrow,
+    "conversation-narrow": narrow(conversation),
+    "compose-reply-narrow": narrow(compose("reply")),
+    "settings-api-token-created-narrow": narrow(settings_token_created),
     "conversation-notice": conversation_notice,
     "conversation-error": conversation_error,
     "conversation-live-notice": conversation_live_notice,
@@ -354,3 +360,36 @@ def test_the_first_tab_reaches_a_visible_skip_link_that_moves_focus_to_the_conte
         " s.outlineWidth, s.outlineColor]; })()"
     )
     assert ring == [True, "solid", "3px", "rgb(31, 90, 212)"]
+
+
+@pytest.mark.parametrize("width", [1400, 320])
+def test_a_mail_with_long_lines_wraps_in_the_conversation_page(
+    page: Any, scene: Scene, width: int
+) -> None:
+    """Reflow (WCAG 1.4.10), wide and down to 320 px: the page never scrolls sideways, whatever
+    a mail's lines; the message body wraps them rather than scroll (a box axe would want
+    focusable)."""
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, scene.world.token)
+    page.goto(f"/c/{scene.conversation.id}")
+    body = page.locator(".entry.message .body").first
+    assert LOG_LINE.strip()[:40] in body.locator("pre").inner_text()
+    scrolled, shown = body.evaluate("b => [b.scrollWidth, b.clientWidth]")
+    assert scrolled == shown
+    assert page_width(page) == width
+
+
+@pytest.mark.parametrize("path", ["/sign-in", "/", "/c/{id}", "/compose", "/settings/api/new"])
+def test_pages_reflow_at_320_px(page: Any, scene: Scene, path: str) -> None:
+    """No sideways scrolling at 320 CSS px (WCAG 1.4.10), the tables of the log pages excepted
+    (data tables may scroll both ways)."""
+    page.set_viewport_size({"width": 320, "height": 640})
+    sign_in(page, scene.world.token)
+    page.goto(path.format(id=scene.conversation.id))
+    assert page.get_by_role("heading", level=1).count() == 1
+    assert page_width(page) == 320
+
+
+def page_width(page: Any) -> int:
+    width: int = page.evaluate("document.documentElement.scrollWidth")
+    return width
