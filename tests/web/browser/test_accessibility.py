@@ -151,6 +151,14 @@ def mailbox(path: str, title: str) -> Callable[[Visit], None]:
     return visit
 
 
+def empty(path: str, title: str, text: str) -> Callable[[Visit], None]:
+    def visit(v: Visit) -> None:
+        mailbox(path, title)(v)
+        assert v.page.locator(".empty").inner_text() == text
+
+    return visit
+
+
 def team_inbox(v: Visit) -> None:
     mailbox(f"/m/team?team={v.scene.world.team.id}", "Support")(v)
 
@@ -303,8 +311,11 @@ PAGES: dict[str, Callable[[Visit], None]] = {
     "compose-forward": compose("forward"),
     "compose-new": compose_new,
     "compose-errors": compose_errors,
+    "outbox-empty": empty("/outbox", "Outbox", "Nothing sent yet."),
     "outbox": outbox,
+    "deliveries-empty": empty("/deliveries", "Webhook deliveries", "No webhook deliveries yet."),
     "deliveries": deliveries,
+    "settings-api": mailbox("/settings/api", "Settings"),
     "settings-api-new": settings_new_token_form,
     "settings-api-token-created": settings_token_created,
     "settings-api-token-revoked": settings_token_revoked,
