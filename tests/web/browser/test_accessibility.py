@@ -36,13 +36,14 @@ __all__ = ["receiver"]  # fixture, asked for by the deliveries page only
 AXE = Axe()
 BLOCKING = {"serious", "critical"}
 NARROW = {"width": 390, "height": 844}
-#: Wider than the message column: the message body scrolls sideways.
+#: A line wider than any message column: it must wrap, not widen the page or scroll.
 LOG_LINE = "2026-12-06T17:00:00Z carrier=DHL status=DAMAGED_IN_TRANSIT " * 6
 
 
 @dataclass
 class Scene:
-    """Alice's view of Acme: a conversation with every kind of entry, and one per mailbox."""
+    """Alice's view of Acme: a conversation with every kind of entry (starred, labelled,
+    assigned), and conversations closed, in the trash and in spam."""
 
     world: DraftsWorld
     label: SharedLabel
