@@ -51,8 +51,9 @@ from missive_server.services import sessions
 from missive_server.services.directory.token_cache import TokenCache
 from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
-from missive_server.web.app import install_web_ui, page_not_found
+from missive_server.web.app import install_web_ui
 from missive_server.web.live import LiveHub
+from missive_server.web.not_found import page_not_found
 
 #: Busiest first: FastAPI tries the routers in this order on every request, and each one
 #: passed over costs a scan of its routes (the paths do not overlap, so order is free).

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
@@ -15,8 +14,8 @@ from missive_server.web.activity import router as activity_router
 from missive_server.web.compose import router as compose_router
 from missive_server.web.live import router as live_router
 from missive_server.web.password_reset import router as password_reset_router
-from missive_server.web.routes import HERE, render_page, router
-from missive_server.web.security import NOT_UI, SecurityHeaders
+from missive_server.web.routes import HERE, router
+from missive_server.web.security import SecurityHeaders
 from missive_server.web.session import SessionSigner
 from missive_server.web.settings import router as settings_router
 from missive_server.web.sign_in import router as sign_in_router
@@ -52,14 +51,3 @@ def install_web_ui(app: FastAPI, settings: Settings) -> None:
     app.include_router(compose_router)
     app.include_router(live_router)
     app.add_middleware(SecurityHeaders)
-
-
-def page_not_found(request: Request) -> Response | None:
-    """A page, not the API's JSON, for a browser asking for an address nothing serves (a
-    mistyped or stale link): with a title, a heading and a way back, like every other page."""
-    wants_page = "text/html" in request.headers.get("accept", "")
-    if request.method not in ("GET", "HEAD") or not wants_page:
-        return None
-    if request.url.path.startswith(NOT_UI):
-        return None
-    return render_page(request, "page_not_found.html", {}, status=404)
