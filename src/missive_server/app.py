@@ -54,6 +54,7 @@ from missive_server.services.outbox import RetryPolicy
 from missive_server.settings import Settings
 from missive_server.web.app import install_web_ui
 from missive_server.web.live import LiveHub
+from missive_server.web.not_found import page_not_found
 
 #: Busiest first: FastAPI tries the routers in this order on every request, and each one
 #: passed over costs a scan of its routes (the paths do not overlap, so order is free).
@@ -122,7 +123,7 @@ def create_app(
     if settings.web_ui:
         install_web_ui(app, settings)
 
-    install_error_handlers(app)
+    install_error_handlers(app, page_not_found=page_not_found if settings.web_ui else None)
     install_openapi(app)
     if settings.emulator:
         app.state.faults = FaultBook()

@@ -16,9 +16,13 @@ from missive_server.db.models import Conversation, Organization, SharedLabel, Us
 from missive_server.services.conversations.messages import MessageInput
 from missive_server.settings import Settings
 from missive_server.web import render
+from missive_server.web.security import CONTENT_SECURITY_POLICY
 from tests.conftest import count_queries
 from tests.factories import EntryFactory, Factory, set_user_state
 from tests.web.support import post_sign_in
+
+#: What Chromium sends when it loads a page.
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 T0 = 1_700_000_000
 NASTY = (
@@ -269,10 +273,30 @@ def test_older_link_pages_with_until(client: TestClient, world: World, factory: 
     assert "Bulk 29" not in second
 
 
+def test_an_unknown_address_is_a_404_page_for_a_browser_and_json_for_the_api(
+    client: TestClient,
+) -> None:
+    page = client.get("/no-such-page", headers=BROWSER)
+    assert page.status_code == 404
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "<title>Not found · missive-server</title>" in page.text
+    assert '<a href="/">Go to your inbox</a>' in page.text
+    for method, path, headers in [
+        ("GET", "/no-such-page", {}),
+        ("POST", "/no-such-page", BROWSER),
+        ("GET", "/v1/no-such-resource", BROWSER),
+        ("GET", "/_emulator/no-such-thing", BROWSER),
+    ]:
+        answer = client.request(method, path, headers=headers)
+        assert (answer.status_code, answer.json()) == (404, {"error": {"message": "Not found"}})
+
+
 def test_web_ui_can_be_turned_off(settings: Settings, clock: FrozenClock, engine: Engine) -> None:
     off = create_app(settings.model_copy(update={"web_ui": False}), clock=clock, engine=engine)
     with TestClient(off) as other:
         assert other.get("/sign-in").status_code == 404
+        assert other.get("/sign-in", headers=BROWSER).json() == {"error": {"message": "Not found"}}
         assert other.get("/_static/app.css").status_code == 404
 
 

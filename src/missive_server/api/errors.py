@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -25,10 +26,19 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(
+    app: FastAPI, *, page_not_found: Callable[[Request], Response | None] | None = None
+) -> None:
+    """``page_not_found`` (the web UI's) may answer a 404 with an HTML page instead: it returns
+    ``None`` for anything but a browser asking for a page outside the API."""
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        page = page_not_found(request) if page_not_found and exc.status_code == 404 else None
+        return page or _render_http_error(exc)
+
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -59,10 +69,6 @@ def _render_http_error(exc: StarletteHTTPException) -> Response:
 
 async def _api_error(_request: Request, exc: ApiError) -> Response:
     return _render_api_error(exc)
-
-
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
-    return _render_http_error(exc)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -23,7 +23,7 @@ HEADERS = [
 ]
 #: Not pages of the UI: the API and the emulator answer JSON; ``/docs`` (Swagger UI) needs
 #: its own inline script; ``/_files`` sets its own headers per file.
-_NOT_UI = ("/v1/", "/_emulator", "/_files/", "/docs", "/redoc", "/openapi.json")
+NOT_UI = ("/v1/", "/_emulator", "/_files/", "/docs", "/redoc", "/openapi.json")
 
 
 class SecurityHeaders:
@@ -31,7 +31,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_NOT_UI):
+        if scope["type"] != "http" or scope["path"].startswith(NOT_UI):
             await self.app(scope, receive, send)
             return
 
