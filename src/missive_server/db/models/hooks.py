@@ -38,6 +38,10 @@ class Hook(Base):
         # Event matching reads the enabled hooks of one type, organization-wide or personal.
         Index(None, "type", "organization_id"),
         Index(None, "type", "user_id"),
+        Index(None, "organization_id"),
+        Index(None, "user_id"),
+        Index(None, "author_id"),
+        Index(None, "mention_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -73,7 +77,11 @@ class WebhookDelivery(Base):
     ``webhook-id`` header; ``body`` holds the exact bytes that are signed and sent."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index(None, "hook_id", "created_at"), Index(None, "created_at"))
+    __table_args__ = (
+        Index(None, "hook_id", "created_at"),
+        Index(None, "created_at"),
+        Index(None, "conversation_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     hook_id: Mapped[str] = mapped_column(ForeignKey("hooks.id", ondelete="CASCADE"))
