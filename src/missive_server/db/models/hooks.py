@@ -22,13 +22,22 @@ HOOK_TYPES = (
     "incoming_twilio_chat_message",
     "new_comment",
 )
+#: The rule types of sent messages: ``outgoing_sms_message`` is observed (spec 3.3), the other
+#: channels' names mirror their incoming ones.
+OUTGOING_HOOK_TYPES = (
+    "outgoing_email",
+    "outgoing_sms_message",
+    "outgoing_whatsapp_message",
+    "outgoing_facebook_message",
+    "outgoing_twilio_chat_message",
+)
 EXTENSION_HOOK_TYPES = (
     "label_change",
     "conversation_closed",
     "conversation_reopened",
     "conversation_assignee_change",
     "team_change",
-    "outgoing_email",
+    *OUTGOING_HOOK_TYPES,
 )
 
 
