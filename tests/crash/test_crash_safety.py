@@ -5,6 +5,7 @@ sent draft is lost, and each one's mail and webhook arrive (at least once). The 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,20 +13,26 @@ from tests.crash.retry import run_retrying
 from tests.crash.support import CrashConfig, run
 
 
-@pytest.mark.slow(20)
-def test_nothing_acknowledged_is_lost_when_serve_is_killed(
-    database_url: str, tmp_path: Path
-) -> None:
-    config = CrashConfig(
+def small(database_url: str, tmp_path: Path, *, seed: int, **changes: Any) -> CrashConfig:
+    """Three clients, four seconds of uptime, two kills, a three-second lease."""
+    return CrashConfig(
         database_url=database_url,
         clients=3,
         duration=4.0,
         kills=2,
-        seed=7,
+        seed=seed,
         drain_timeout=60.0,
         lease_seconds=3,
         log_dir=tmp_path,
+        **changes,
     )
+
+
+@pytest.mark.slow(20)
+def test_nothing_acknowledged_is_lost_when_serve_is_killed(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = small(database_url, tmp_path, seed=7)
 
     report = run(config)
 
@@ -56,18 +63,7 @@ def test_serve_with_two_processes_and_a_separate_worker_lose_nothing_when_killed
     by ``missive-server worker``; each kill takes all four processes down at once."""
     if not database_url.startswith("postgresql"):
         pytest.skip("several processes serving and delivering is the PostgreSQL deployment")
-    config = CrashConfig(
-        database_url=database_url,
-        clients=3,
-        duration=4.0,
-        kills=2,
-        seed=5,
-        drain_timeout=60.0,
-        lease_seconds=3,
-        log_dir=tmp_path,
-        serve_workers=2,
-        separate_worker=True,
-    )
+    config = small(database_url, tmp_path, seed=5, serve_workers=2, separate_worker=True)
 
     report = run(config)
 
@@ -90,16 +86,7 @@ def test_clients_retrying_with_idempotency_keys_write_everything_exactly_once(
 ) -> None:
     """Retry mode (issue 14): after each SIGKILL the clients retry every unacknowledged write
     with its key until acknowledged: no write is lost, none is written twice."""
-    config = CrashConfig(
-        database_url=database_url,
-        clients=3,
-        duration=4.0,
-        kills=2,
-        seed=11,
-        drain_timeout=60.0,
-        lease_seconds=3,
-        log_dir=tmp_path,
-    )
+    config = small(database_url, tmp_path, seed=11)
 
     report = run_retrying(config)
 
