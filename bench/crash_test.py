@@ -5,6 +5,8 @@ restart it, and check that nothing acknowledged is lost.
     .venv/bin/python bench/crash_test.py \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/crash --clients 8 --kills 5
     .venv/bin/python bench/crash_test.py --retry --database-url sqlite:////tmp/crash-retry.db
+    .venv/bin/python bench/crash_test.py --serve-workers 2 --separate-worker \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/crash_workers
 
 The database must be empty: the script migrates and seeds it (and refuses one that held an
 earlier run). An aiosmtpd relay and an HTTP webhook receiver run
@@ -55,6 +57,18 @@ def main() -> int:
         help="MISSIVE_DELIVERY_LEASE_SECONDS of the server (5; production default 120: "
         "then give --drain-timeout above 120).",
     )
+    parser.add_argument(
+        "--serve-workers",
+        type=int,
+        default=1,
+        help="serve --workers N: a uvicorn master and N processes, killed together (1).",
+    )
+    parser.add_argument(
+        "--separate-worker",
+        action="store_true",
+        help="Deliver with a separate `missive-server worker` process (MISSIVE_RUN_WORKER=false "
+        "for serve), killed with serve: the PostgreSQL deployment.",
+    )
     args = parser.parse_args()
     config = CrashConfig(
         database_url=args.database_url,
@@ -66,6 +80,8 @@ def main() -> int:
         drain_timeout=args.drain_timeout,
         lease_seconds=args.lease_seconds,
         log_dir=args.log_dir,
+        serve_workers=args.serve_workers,
+        separate_worker=args.separate_worker,
     )
 
     def progress(line: str) -> None:

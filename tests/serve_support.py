@@ -124,17 +124,35 @@ class Served:
         return self.output()
 
 
-def spawn_serve(*args: str, env: Mapping[str, str], log: Path, port: int | None = None) -> Served:
-    """Starts ``missive-server serve --port <port> *args`` without waiting for it."""
+def spawn_serve(
+    *args: str,
+    env: Mapping[str, str],
+    log: Path,
+    port: int | None = None,
+    new_session: bool = False,
+) -> Served:
+    """Starts ``missive-server serve --port <port> *args`` without waiting for it.
+    ``new_session``: in a process group of its own, so ``os.killpg`` reaches the worker
+    processes of ``--workers N`` too."""
     port = port or free_port()
+    process = spawn_command(
+        "serve", "--port", str(port), *args, env=env, log=log, new_session=new_session
+    )
+    return Served(process, port, log)
+
+
+def spawn_command(
+    *args: str, env: Mapping[str, str], log: Path, new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """``missive-server *args``, its output appended to ``log``."""
     with log.open("ab") as out:
-        process = subprocess.Popen(
-            [*command(), "serve", "--port", str(port), *args],
+        return subprocess.Popen(
+            [*command(), *args],
             env=dict(env),
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=new_session,
         )
-    return Served(process, port, log)
 
 
 def start_serve(*args: str, env: Mapping[str, str], log: Path) -> Served:

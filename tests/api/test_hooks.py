@@ -218,7 +218,16 @@ def test_missing_or_invalid_token_is_401(client: TestClient) -> None:
 
 
 TYPES = ", ".join(HOOK_TYPES + EXTENSION_HOOK_TYPES)
-CONTENT_ONLY = "applies only to hooks of type " + ", ".join((*HOOK_TYPES, "outgoing_email"))
+CONTENT_ONLY = "applies only to hooks of type " + ", ".join(
+    (
+        *HOOK_TYPES,
+        "outgoing_email",
+        "outgoing_sms_message",
+        "outgoing_whatsapp_message",
+        "outgoing_facebook_message",
+        "outgoing_twilio_chat_message",
+    )
+)
 COMMENT_ONLY = "applies only to hooks of type new_comment"
 EMAIL_ONLY = "applies only to hooks of type incoming_email"
 WHSEC = "starting with 'whsec_' must continue with the base64 of 24 to 64 bytes (Standard Webhooks)"

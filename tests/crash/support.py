@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import tempfile
 import threading
 import time
@@ -51,9 +50,10 @@ from missive_server.db.engine import make_engine
 from missive_server.db.models import OutboxItem
 from missive_server.services.seed import seed as seed_service
 from missive_server.services.sessions import session_factory
+from tests.crash.processes import Server
 from tests.delivery.mail_support import Relay, parse, running
 from tests.delivery.webhook_receiver import WebhookReceiver
-from tests.serve_support import Served, free_port, spawn_serve
+from tests.serve_support import free_port
 
 ORGANIZATION = "Crash Test"
 WRITER = "writer@crash.test"
@@ -95,6 +95,11 @@ class CrashConfig:
     lease_seconds: int = 5
     #: Where ``serve.log`` (every run of the server, appended) goes; a temporary file if None.
     log_dir: Path | None = None
+    #: ``serve --workers N`` (a uvicorn master and N processes, killed together).
+    serve_workers: int = 1
+    #: Deliveries by a separate ``missive-server worker`` (killed with ``serve``), not by a
+    #: thread of ``serve`` (``MISSIVE_RUN_WORKER=false``): the PostgreSQL deployment.
+    separate_worker: bool = False
 
 
 @dataclass
@@ -146,6 +151,8 @@ class Ledger:
 @dataclass
 class Report:
     database: str
+    #: What ran and was killed: ``serve``, ``serve --workers 2 + missive-server worker``.
+    topology: str
     clients: int
     #: Kills done (set from the run, not from the configuration).
     kills: int
@@ -212,6 +219,7 @@ class Report:
         errors = ", ".join(f"{s}: {n}" for s, n in sorted(self.http_errors.items())) or "none"
         lines = [
             f"database            {self.database}",
+            f"processes           {self.topology}",
             f"clients, kills      {self.clients}, {self.kills} (SIGKILL, then restart)",
             f"load                {self.seconds:.1f} s, of which the server was down "
             f"{self.down_seconds:.1f} s",
@@ -244,36 +252,6 @@ class Report:
             if found:
                 lines.append(f"{name}: {', '.join(found[:20])}{' ...' if len(found) > 20 else ''}")
         return "\n".join(lines)
-
-
-class Server:
-    """``missive-server serve`` on one port, started and killed as often as needed; each start
-    appends to one log file (``tests/serve_support``)."""
-
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env = env
-        self.port = port
-        self.log = log
-        self.base = f"http://127.0.0.1:{port}"
-        self.served: Served | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            out.write(f"--- start at {time.time():.3f}\n".encode())
-        self.served = spawn_serve(env=self.env, log=self.log, port=self.port)
-        self.served.wait_ready(headers=bearer(), status=200)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no lifespan, no commit of anything in flight."""
-        assert self.served is not None
-        self.served.process.send_signal(signal.SIGKILL)
-        self.served.process.wait()
-        with self.log.open("ab") as out:
-            out.write(f"--- SIGKILL at {time.time():.3f}\n".encode())
-
-    def stop(self) -> None:
-        if self.served is not None:
-            self.served.stop(timeout=40)  # a clean shutdown may finish a delivery first
 
 
 def bearer() -> dict[str, str]:
@@ -389,7 +367,7 @@ def server_env(config: CrashConfig, relay: Relay) -> dict[str, str]:
         "MISSIVE_SMTP_URL": relay.url,
         "MISSIVE_WEBHOOK_ALLOW_PRIVATE": "127.0.0.1",
         "MISSIVE_RATE_LIMIT": "off",
-        "MISSIVE_RUN_WORKER": "true",
+        "MISSIVE_RUN_WORKER": "false" if config.separate_worker else "true",
         "MISSIVE_WORKER_POLL_SECONDS": str(config.poll_seconds),
         "MISSIVE_DELIVERY_LEASE_SECONDS": str(config.lease_seconds),
         # A request killed mid-way holds its Idempotency-Key this long (409s to its retries).
@@ -477,7 +455,14 @@ def _serve(config: CrashConfig, stack: ExitStack, relay: Relay) -> Server:
     log_dir = config.log_dir or Path(
         stack.enter_context(tempfile.TemporaryDirectory(prefix="missive-crash-"))
     )
-    server = Server(server_env(config, relay), free_port(), log_dir / "serve.log")
+    server = Server(
+        server_env(config, relay),
+        free_port(),
+        log_dir / "serve.log",
+        serve_workers=config.serve_workers,
+        separate_worker=config.separate_worker,
+        ready_headers=bearer(),
+    )
     stack.callback(server.stop)
     server.start()
     return server
@@ -608,6 +593,7 @@ def _report(
     acknowledged_keys = {a.key for a in drafts}
     return Report(
         database=_redacted(config.database_url),
+        topology=Server.describe(config.serve_workers, separate_worker=config.separate_worker),
         clients=config.clients,
         kills=config.kills,
         attempts=Counter(a.kind for a in attempts),

@@ -570,7 +570,10 @@ def test_provider_channels_are_recorded_as_delivered(
             "delivered_at": T0,
             "updated_at": T0,
             "created_at": T0,
-            "references": [],
+            # SMS and WhatsApp messages carry their phone-number pair (spec 1A).
+            "references": [f"+15550001111{world.account.phone_number}"]
+            if kind in ("sms", "whatsapp")
+            else [],
             "body": BODY,
             "from_field": CUSTOM_SENDER,
             "to_fields": [phone],

@@ -18,7 +18,7 @@ from missive_server.delivery.signing import verify, verify_standard
 from missive_server.delivery.worker import Worker
 from missive_server.services.inbound.inbound import receive_email
 from missive_server.services.seed.seed import parse_document, seed
-from tests.api.drafts_support import World, created, make_world
+from tests.api.drafts_support import SMS_NUMBER, World, created, make_world
 from tests.conftest import bearer
 from tests.delivery.webhook_receiver import WebhookReceiver, receiver
 from tests.delivery.webhook_support import SECRET, http_client, make_hook, make_worker, worker
@@ -36,6 +36,10 @@ EVENT_OBJECT = {
     "incoming_twilio_chat_message": "message",
     "new_comment": "comment",
     "outgoing_email": "message",
+    "outgoing_sms_message": "message",
+    "outgoing_whatsapp_message": "message",
+    "outgoing_facebook_message": "message",
+    "outgoing_twilio_chat_message": "message",
     "label_change": "latest_message",
     "conversation_closed": "latest_message",
     "conversation_reopened": "latest_message",
@@ -110,6 +114,25 @@ def _subtask(client: TestClient, world: World) -> None:
     assert response.status_code == 201, response.json()
 
 
+def _send_through_channel(client: TestClient, world: World, event: str) -> None:
+    phone = {"to_fields": [{"phone_number": "+13306795612"}]}
+    drafts = {
+        "outgoing_sms_message": {"from_field": {"phone_number": SMS_NUMBER}, **phone},
+        "outgoing_whatsapp_message": {
+            "from_field": {"phone_number": SMS_NUMBER, "type": "twilio_whatsapp"},
+            **phone,
+        },
+        "outgoing_facebook_message": {
+            "account": world.messenger.id,
+            "to_fields": [{"id": "1736313053102918"}],
+        },
+        "outgoing_twilio_chat_message": {"account": world.live_chat.id, "to_fields": [{"id": "7"}]},
+    }
+    body = {"drafts": {"body": "We are open", "send": True, **drafts[event]}}
+    response = client.post("/v1/drafts", json=body, headers=bearer(world.token))
+    assert response.status_code == 201, response.json()
+
+
 def _cause(
     event: str,
     *,
@@ -134,6 +157,8 @@ def _cause(
         _subtask(client, world)
     elif event == "outgoing_email":
         created(client, world.token, send=True, organization=world.org.id)
+    elif event.startswith("outgoing_"):
+        _send_through_channel(client, world, event)
     elif event == "label_change":
         _label(client, world, factory)
     elif event == "conversation_closed":

@@ -4,6 +4,7 @@ request's method, path, headers and exact body; ``answers`` scripts the replies;
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,12 +42,16 @@ class WebhookReceiver:
         #: Runs in the server's thread before each answer (something that happens meanwhile).
         self.on_request: Callable[[Request], None] | None = None
         self.port = 0
+        #: Serve HTTPS with this context (``start``); the SNI names clients sent land in ``sni``.
+        self.tls: ssl.SSLContext | None = None
+        self.sni: list[str | None] = []
         self._lock = threading.Lock()
         self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
 
-    def url(self, path: str = "/hooks/missive?token=abc") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hooks/missive?token=abc", *, host: str = "127.0.0.1") -> str:
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def ids(self) -> list[str]:
         with self._lock:
@@ -56,6 +61,9 @@ class WebhookReceiver:
         """Listen on ``port`` (a free one the first time)."""
         self._server = _QuietServer(("127.0.0.1", self.port), self._handler_class())
         self.port = self._server.server_address[1]
+        if self.tls is not None:
+            self.tls.sni_callback = lambda _socket, name, _context: self.sni.append(name)
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

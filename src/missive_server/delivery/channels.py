@@ -161,12 +161,24 @@ class CustomChannelAdapter:
 
 
 def post_once(
-    http_client: httpx.Client, url: str, *, body: bytes, headers: dict[str, str], timeout: float
+    http_client: httpx.Client,
+    url: str | httpx.URL,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    extensions: dict[str, Any] | None = None,
 ) -> tuple[int, str]:
     """One POST, redirects not followed; the status and reason phrase of the answer. The
     answer is streamed and never read: a receiver's answer body is not ours to buffer."""
     with http_client.stream(
-        "POST", url, content=body, headers=headers, timeout=timeout, follow_redirects=False
+        "POST",
+        url,
+        content=body,
+        headers=headers,
+        timeout=timeout,
+        follow_redirects=False,
+        extensions=extensions,
     ) as response:
         return response.status_code, response.reason_phrase
 

@@ -23,12 +23,8 @@ from sqlalchemy.orm import Session
 
 from missive_server import __version__
 from missive_server.db.models import Hook, OutboxItem, WebhookDelivery
-from missive_server.delivery.channels import (
-    WEBHOOK_TIMEOUT_SECONDS,
-    answer_error,
-    display_url,
-    post_once,
-)
+from missive_server.delivery.channels import WEBHOOK_TIMEOUT_SECONDS, answer_error, display_url
+from missive_server.delivery.pinning import post_pinned
 from missive_server.delivery.signing import (
     SIGNATURE_HEADER,
     WEBHOOK_ID_HEADER,
@@ -40,6 +36,7 @@ from missive_server.delivery.signing import (
 from missive_server.delivery.worker import Delivered, DeliveryError
 from missive_server.services.hooks import hook_deliveries
 from missive_server.services.hooks.webhook_urls import (
+    IPAddress,
     UnresolvableWebhookHost,
     UnsafeWebhookUrl,
     WebhookUrlPolicy,
@@ -116,14 +113,16 @@ class WebhookHandler:
         self.timeout = timeout
         self.disable_after = disable_after
         #: Checked again before every attempt: a host that resolved to a public address when
-        #: the hook was created may point inside the network by now (DNS rebinding).
+        #: the hook was created may point inside the network by now (DNS rebinding); the
+        #: attempt then connects to the addresses this check approved (``delivery/pinning``).
         self.urls = urls or WebhookUrlPolicy()
 
     def deliver(self, session: Session, item: OutboxItem, *, now: int) -> Delivered:
         hook = self._hook(session, item)
         body = item.raw or b""
         headers = webhook_headers(hook.secret, delivery_id=item.id, timestamp=now, body=body)
-        attempt = self._refused(hook.url) or self._post(hook.url, body, headers)
+        addresses, refused = self._checked(hook.url)
+        attempt = refused or self._post(hook.url, addresses, body, headers)
         if attempt.error is not None:
             record = FailedAttempt(item.id, hook.id, now, attempt, self.disable_after)
             raise DeliveryError(attempt.error, permanent=attempt.permanent, record=record)
@@ -157,17 +156,19 @@ class WebhookHandler:
             raise DeliveryError(f"hook '{hook.id}' is disabled", permanent=True)
         return hook
 
-    def _refused(self, url: str) -> Attempt | None:
-        """An unsafe address ends the delivery; a host that does not resolve is retried."""
+    def _checked(self, url: str) -> tuple[list[IPAddress], Attempt | None]:
+        """The addresses to connect to (``delivery/pinning``), or why there are none: an unsafe
+        address ends the delivery, a host that does not resolve is retried."""
         try:
-            self.urls.check(url)
+            return self.urls.addresses(url), None
         except UnsafeWebhookUrl as error:
-            return Attempt(None, 0, error.message, permanent=True)
+            return [], Attempt(None, 0, error.message, permanent=True)
         except UnresolvableWebhookHost as error:
-            return Attempt(None, 0, f"{error.message}: {error.reason}")
-        return None
+            return [], Attempt(None, 0, f"{error.message}: {error.reason}")
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> Attempt:
+    def _post(
+        self, url: str, addresses: list[IPAddress], body: bytes, headers: dict[str, str]
+    ) -> Attempt:
         target = display_url(url)
         started = time.monotonic()
 
@@ -175,8 +176,13 @@ class WebhookHandler:
             return round((time.monotonic() - started) * 1000)
 
         try:
-            status, reason = post_once(
-                self.http_client, url, body=body, headers=headers, timeout=self.timeout
+            status, reason = post_pinned(
+                self.http_client,
+                url,
+                addresses,
+                body=body,
+                headers=headers,
+                timeout=self.timeout,
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
             return Attempt(None, elapsed(), f"invalid webhook URL {target}: {error}", True)

@@ -87,11 +87,11 @@ class Worker:
         self.purge_expired_keys()
         attempted = 0
         while True:
-            ids = self._claim()
-            for item_id in ids:
-                self._deliver(item_id)
-            attempted += len(ids)
-            if len(ids) < self.batch_size:
+            leases = self._claim()
+            for item_id, held_until in leases:
+                self._deliver_leased(item_id, held_until)
+            attempted += len(leases)
+            if len(leases) < self.batch_size:
                 return attempted
 
     def run_forever(self, stop: threading.Event, poll_seconds: float) -> None:
@@ -112,7 +112,8 @@ class Worker:
         self._next_purge_at = now + PURGE_EVERY_SECONDS
         return purged
 
-    def _claim(self) -> list[str]:
+    def _claim(self) -> list[tuple[str, int]]:
+        """``(id, locked_until)`` of the rows leased to this pass."""
         with self.session_factory.begin() as session:
             items = outbox.claim_due(
                 session,
@@ -120,7 +121,31 @@ class Worker:
                 limit=self.batch_size,
                 lease_seconds=self.lease_seconds,
             )
-            return [item.id for item in items]
+            return [(item.id, item.locked_until or 0) for item in items]
+
+    def _deliver_leased(self, item_id: str, held_until: int) -> None:
+        """Deliver one claimed row while holding its lease. A batch's rows are leased together
+        but delivered one after another, so a row whose lease is past a third is renewed first
+        (skipped when another worker took it over meanwhile), and a ``LeaseKeeper`` renews it
+        while its handler runs: a slow receiver never lets a second worker send it again."""
+        if self.clock.now() + self.lease_seconds * 2 / 3 > held_until:
+            renewed = self.renew(item_id, held_until)
+            if renewed is None:
+                log.info("outbox %s was taken over by another worker; skipped", item_id)
+                return
+            held_until = renewed
+        with LeaseKeeper(self, item_id, held_until):
+            self._deliver(item_id)
+
+    def renew(self, item_id: str, held_until: int) -> int | None:
+        with self.session_factory.begin() as session:
+            return outbox.renew_lease(
+                session,
+                item_id=item_id,
+                held_until=held_until,
+                now=self.clock.now(),
+                lease_seconds=self.lease_seconds,
+            )
 
     def _deliver(self, item_id: str) -> None:
         with self.session_factory() as session:
@@ -168,3 +193,36 @@ class Worker:
                 record(session, item)
             if failed:
                 log.warning("outbox %s (%s) failed for good: %s", item_id, item.kind, error)
+
+
+class LeaseKeeper:
+    """Renews one row's lease every third of the lease while its delivery runs, from a thread
+    of its own and in short transactions of its own (the handler's session stays untouched)."""
+
+    def __init__(self, worker: Worker, item_id: str, held_until: int) -> None:
+        self.worker = worker
+        self.item_id = item_id
+        self.held_until = held_until
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{item_id[:8]}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        interval = self.worker.lease_seconds / 3
+        while not self._stop.wait(interval):
+            try:
+                renewed = self.worker.renew(self.item_id, self.held_until)
+            except Exception:  # a database hiccup: the next beat tries again
+                log.exception("renewing the lease of outbox %s failed", self.item_id)
+                continue
+            if renewed is None:
+                log.warning("outbox %s: lease lost during its delivery", self.item_id)
+                return
+            self.held_until = renewed

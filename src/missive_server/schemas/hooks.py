@@ -21,13 +21,13 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from missive_server.db.models import Hook
-from missive_server.db.models.hooks import EXTENSION_HOOK_TYPES, HOOK_TYPES
+from missive_server.db.models.hooks import EXTENSION_HOOK_TYPES, HOOK_TYPES, OUTGOING_HOOK_TYPES
 from missive_server.schemas.base import RequestModel, WireModel
 from missive_server.schemas.fields import at_most, bounded_text, invalid, reject_null
 
 ALL_HOOK_TYPES = HOOK_TYPES + EXTENSION_HOOK_TYPES
 #: Events that carry a message or a comment, whose content the ``content_*`` filters test.
-CONTENT_TYPES = (*HOOK_TYPES, "outgoing_email")
+CONTENT_TYPES = (*HOOK_TYPES, *OUTGOING_HOOK_TYPES)
 #: Which hook types each filter applies to (spec 2.15.1); event matching reads the same table.
 FILTER_TYPES: dict[str, tuple[str, ...]] = {
     "content_contains": CONTENT_TYPES,

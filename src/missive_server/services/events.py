@@ -27,14 +27,15 @@ PENDING_KEY = "missive_hook_events"
 DISPATCHER_KEY = "missive_dispatch_events"
 #: Changes with no Missive webhook that the web app still shows live (posts): ``note_live``.
 LIVE_KEY = "missive_live_events"
-#: Incoming-message hook type per account type (docs/compatibility.md).
-INCOMING_BY_ACCOUNT_TYPE = {
-    "email": "incoming_email",
-    "sms": "incoming_sms_message",
-    "whatsapp": "incoming_whatsapp_message",
-    "messenger": "incoming_facebook_message",
-    "instagram": "incoming_facebook_message",
-    "live_chat": "incoming_twilio_chat_message",
+#: Message hook type per account type, without its ``incoming_``/``outgoing_`` direction
+#: (docs/compatibility.md).
+MESSAGE_EVENT_BY_ACCOUNT_TYPE = {
+    "email": "email",
+    "sms": "sms_message",
+    "whatsapp": "whatsapp_message",
+    "messenger": "facebook_message",
+    "instagram": "facebook_message",
+    "live_chat": "twilio_chat_message",
 }
 
 
@@ -50,9 +51,19 @@ class PendingEvent:
 def incoming_event(account_type: str | None, message_type: str) -> str | None:
     """The hook type an incoming message fires: by its account's type; a custom channel's
     email-type messages are emails, its text and HTML messages have no Missive hook type."""
+    return _message_event("incoming", account_type, message_type)
+
+
+def outgoing_event(account_type: str | None, message_type: str) -> str | None:
+    """The hook type a sent message fires, by the same rule as ``incoming_event``."""
+    return _message_event("outgoing", account_type, message_type)
+
+
+def _message_event(direction: str, account_type: str | None, message_type: str) -> str | None:
     if account_type in (None, "custom"):
-        return "incoming_email" if message_type == "email" else None
-    return INCOMING_BY_ACCOUNT_TYPE.get(account_type)
+        return f"{direction}_email" if message_type == "email" else None
+    kind = MESSAGE_EVENT_BY_ACCOUNT_TYPE.get(account_type)
+    return f"{direction}_{kind}" if kind else None
 
 
 def record(

@@ -101,6 +101,27 @@ def claim_due(
     return sorted(leased, key=lambda item: (item.next_attempt_at, item.id))
 
 
+def renew_lease(
+    session: Session, *, item_id: str, held_until: int, now: int, lease_seconds: int
+) -> int | None:
+    """Extend a worker's lease on a row it is delivering; the new ``locked_until``, or ``None``
+    when the row is no longer this worker's: sent or failed meanwhile, or its lease expired and
+    another worker claimed it (a claim always sets a later ``locked_until`` than the lease it
+    took over, so the value the worker holds identifies its own lease)."""
+    until = max(now + lease_seconds, held_until)
+    renewed = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.id == item_id,
+            OutboxItem.status == "pending",
+            OutboxItem.locked_until == held_until,
+        )
+        .values(locked_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return until if getattr(renewed, "rowcount", 0) == 1 else None
+
+
 def record_sent(
     session: Session,
     item: OutboxItem,

@@ -20,6 +20,8 @@ class Account(Base):
         Index(None, "address"),
         Index(None, "phone_number"),
         Index(None, "organization_id"),
+        Index(None, "owner_id"),
+        Index(None, "team_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

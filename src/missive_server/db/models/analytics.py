@@ -20,7 +20,11 @@ REPORT_STATUSES = ("pending", "complete")
 
 class AnalyticsReport(Base):
     __tablename__ = "analytics_reports"
-    __table_args__ = (Index(None, "completed_at"),)
+    __table_args__ = (
+        Index(None, "completed_at"),
+        Index(None, "organization_id"),
+        Index(None, "user_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))

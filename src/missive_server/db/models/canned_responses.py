@@ -28,6 +28,7 @@ class CannedResponse(Base):
             "ix_responses_user_external", "user_id", "external_source", "external_id", unique=True
         ),
         Index(None, "share_with_team_id"),
+        Index(None, "created_by_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

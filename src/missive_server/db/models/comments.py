@@ -12,7 +12,12 @@ from missive_server.db.base import Base
 
 class Comment(Base):
     __tablename__ = "comments"
-    __table_args__ = (Index(None, "conversation_id", "created_at"),)
+    __table_args__ = (
+        Index(None, "conversation_id", "created_at"),
+        Index(None, "author_id"),
+        Index(None, "attachment_id"),
+        Index(None, "task_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))

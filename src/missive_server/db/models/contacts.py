@@ -34,7 +34,11 @@ class ContactBook(Base):
     """``organization_id`` NULL is a personal book, visible to its owner only (spec 2.3.1)."""
 
     __tablename__ = "contact_books"
-    __table_args__ = (Index(None, "user_id"), Index(None, "organization_id"))
+    __table_args__ = (
+        Index(None, "user_id"),
+        Index(None, "organization_id"),
+        Index(None, "share_with_team_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     organization_id: Mapped[str | None] = mapped_column(

@@ -29,6 +29,7 @@ class Conversation(Base):
         Index(None, "organization_id", "last_activity_at"),
         Index(None, "merged_into_id"),
         Index(None, "organization_id", "closed_at"),
+        Index(None, "account_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

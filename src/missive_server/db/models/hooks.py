@@ -22,13 +22,22 @@ HOOK_TYPES = (
     "incoming_twilio_chat_message",
     "new_comment",
 )
+#: The rule types of sent messages: ``outgoing_sms_message`` is observed (spec 3.3), the other
+#: channels' names mirror their incoming ones.
+OUTGOING_HOOK_TYPES = (
+    "outgoing_email",
+    "outgoing_sms_message",
+    "outgoing_whatsapp_message",
+    "outgoing_facebook_message",
+    "outgoing_twilio_chat_message",
+)
 EXTENSION_HOOK_TYPES = (
     "label_change",
     "conversation_closed",
     "conversation_reopened",
     "conversation_assignee_change",
     "team_change",
-    "outgoing_email",
+    *OUTGOING_HOOK_TYPES,
 )
 
 
@@ -38,6 +47,10 @@ class Hook(Base):
         # Event matching reads the enabled hooks of one type, organization-wide or personal.
         Index(None, "type", "organization_id"),
         Index(None, "type", "user_id"),
+        Index(None, "organization_id"),
+        Index(None, "user_id"),
+        Index(None, "author_id"),
+        Index(None, "mention_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -73,7 +86,11 @@ class WebhookDelivery(Base):
     ``webhook-id`` header; ``body`` holds the exact bytes that are signed and sent."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index(None, "hook_id", "created_at"), Index(None, "created_at"))
+    __table_args__ = (
+        Index(None, "hook_id", "created_at"),
+        Index(None, "created_at"),
+        Index(None, "conversation_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     hook_id: Mapped[str] = mapped_column(ForeignKey("hooks.id", ondelete="CASCADE"))

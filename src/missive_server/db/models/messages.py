@@ -17,6 +17,8 @@ class Message(Base):
         Index(None, "conversation_id", "draft", "created_at"),
         Index(None, "email_message_id"),
         Index(None, "external_id"),
+        Index(None, "account_id"),
+        Index(None, "author_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -52,7 +54,7 @@ class MessageReference(Base):
     """Normalised (chevron-free) Message-IDs, References and external ids, for spec 1B lookups."""
 
     __tablename__ = "message_references"
-    __table_args__ = (Index(None, "reference"),)
+    __table_args__ = (Index(None, "reference"), Index(None, "conversation_id"))
 
     message_id: Mapped[str] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
@@ -76,7 +78,7 @@ class ConversationReference(Base):
 
 class Attachment(Base):
     __tablename__ = "attachments"
-    __table_args__ = (Index(None, "message_id"),)
+    __table_args__ = (Index(None, "message_id"), Index(None, "organization_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))

@@ -12,7 +12,7 @@ from missive_server.db.base import Base
 
 class Post(Base):
     __tablename__ = "posts"
-    __table_args__ = (Index(None, "conversation_id", "created_at"),)
+    __table_args__ = (Index(None, "conversation_id", "created_at"), Index(None, "author_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))

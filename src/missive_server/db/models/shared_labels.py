@@ -12,7 +12,11 @@ VISIBILITIES = ("organization", "delegates")
 
 class SharedLabel(Base):
     __tablename__ = "shared_labels"
-    __table_args__ = (Index(None, "organization_id", "name"), Index(None, "parent_id"))
+    __table_args__ = (
+        Index(None, "organization_id", "name"),
+        Index(None, "parent_id"),
+        Index(None, "share_with_team_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))

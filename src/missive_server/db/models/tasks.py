@@ -21,6 +21,7 @@ class Task(Base):
         Index(None, "organization_id", "due_at"),
         Index(None, "conversation_id", "last_activity_at"),
         Index(None, "team_id", "last_activity_at"),
+        Index(None, "creator_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -19,6 +19,7 @@ from missive_server.services.conversations.conversation_actions import (
     validate_actions,
 )
 from missive_server.services.conversations.conversations import create_conversation
+from missive_server.services.conversations.phone_threads import PhoneThread, find_phone_thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ def open_target(
     account_id: str | None = None,
     team_id: str | None = None,
     rename_existing: bool = True,
+    phone_thread: PhoneThread | None = None,
 ) -> Target:
     """Locate (or create) the conversation and apply ``actions`` to it.
 
@@ -45,7 +47,8 @@ def open_target(
     starts in the actor's Inbox. ``team_id`` is a default team (an account's), used only when the
     actions name none. ``rename_existing=False`` applies ``actions.subject`` to a new
     conversation only (posts without ``update_existing_conversation_subject``). Everything is
-    validated before anything is written.
+    validated before anything is written. ``phone_thread`` (SMS, WhatsApp) is where to look when
+    neither the id nor the references name a conversation.
     """
     found = locate_conversation(
         session,
@@ -54,6 +57,8 @@ def open_target(
         references=references,
         organization_id=actions.organization,
     )
+    if found is None and conversation_id is None and phone_thread is not None:
+        found = find_phone_thread(session, actor=actor, thread=phone_thread)
     if actions.team is None and team_id is not None and found is None:
         actions.team = team_id
     if found is not None and not rename_existing:

@@ -35,6 +35,11 @@ from missive_server.services.conversations.conversations import (
     read_visible_conversation,
     visible_conversation_rows,
 )
+from missive_server.services.conversations.phone_threads import (
+    PHONE_THREADED,
+    phone_pair,
+    with_phone_pair,
+)
 from missive_server.services.text import preview
 
 E = TypeVar("E")
@@ -67,11 +72,24 @@ def normalize_reference(value: str) -> str:
     return value.strip().removeprefix("<").removesuffix(">").strip()
 
 
+def _own_phone_pair(session: Session, data: MessageInput) -> str | None:
+    """An SMS/WhatsApp message's pair: received from ``from_field``, sent to ``to_fields``."""
+    if data.type not in PHONE_THREADED or data.account_id is None:
+        return None
+    account = session.get(Account, data.account_id)
+    if account is None:
+        return None
+    people = [data.from_field or {}] if data.author_id is None else data.to_fields[:1]
+    counterparty = next((p.get("phone_number") for p in people if p.get("phone_number")), None)
+    return phone_pair(counterparty, account.phone_number)
+
+
 def add_message(
     session: Session, conversation: Conversation, data: MessageInput, *, now: int
 ) -> Message:
     """Record a delivered message: references, participants, attachments, summary, activity."""
     delivered_at = data.delivered_at if data.delivered_at is not None else now
+    references = with_phone_pair(data.references, _own_phone_pair(session, data))
     message = Message(
         id=new_id(),
         conversation_id=conversation.id,
@@ -89,7 +107,7 @@ def add_message(
         reply_to_fields=data.reply_to_fields,
         email_message_id=data.email_message_id or _new_email_message_id(session, data),
         in_reply_to=data.in_reply_to,
-        references=data.references,
+        references=references,
         external_id=data.external_id,
         delivered_at=delivered_at,
         created_at=now,

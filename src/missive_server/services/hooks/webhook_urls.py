@@ -294,7 +294,11 @@ class WebhookUrlPolicy:
         )
 
     def check(self, url: str, *, field: str = "url") -> None:
-        check_webhook_url(
+        self.addresses(url, field=field)
+
+    def addresses(self, url: str, *, field: str = "url") -> list[IPAddress]:
+        """The checked addresses of ``url``'s host: the only ones a delivery may connect to."""
+        return safe_addresses(
             url,
             allow_private=self.allow_private,
             allow_loopback=self.allow_loopback,

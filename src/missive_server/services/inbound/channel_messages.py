@@ -14,6 +14,8 @@ Rules (where Missive is silent; listed in docs/compatibility.md):
   back like an email reply: Closed or Snoozed -> Inbox for its users, team Closed -> team
   inbox, and the conversation's pending auto follow-ups are discarded (spec 2.6.1). ``false``
   keeps a reply where it is (and a new conversation in "All"); ``close`` wins over all of it.
+- An ``external_id`` the channel already recorded answers that message again and changes
+  nothing (a channel retrying after a lost answer).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ def create_channel_message(
     """Record ``request`` as a message received by its custom channel; every check (account,
     participants, conversation, actions) runs before anything is written."""
     account = custom_account(session, actor=actor, account_id=request.account)
+    if request.external_id is not None:
+        received = _received(session, account, request.external_id)
+        if received is not None:
+            return received
     data = _message_input(request, account)
     actions = request.actions
     if actions.organization is None:
@@ -94,6 +100,24 @@ def custom_account(session: Session, *, actor: Principal, account_id: str) -> Ac
     if account.type != "custom":
         raise BadRequest(NOT_CUSTOM.format(id=account_id))
     return account
+
+
+def _received(session: Session, account: Account, external_id: str) -> Message | None:
+    """The message this channel already recorded under ``external_id``: a channel retrying after
+    a lost answer gets it back and nothing is written (no second message, event or webhook).
+    The account row is locked first (PostgreSQL), so two deliveries racing each other record
+    one message; SQLite serialises writers already."""
+    session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+    return session.scalars(
+        select(Message)
+        .where(
+            Message.account_id == account.id,
+            Message.external_id == external_id,
+            Message.draft.is_(False),
+        )
+        .order_by(Message.created_at, Message.id)
+        .limit(1)
+    ).first()
 
 
 def message_type(account: Account) -> str:

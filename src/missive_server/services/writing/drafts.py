@@ -41,6 +41,12 @@ from missive_server.services.conversations.attachments import NewAttachment, bui
 from missive_server.services.conversations.conversation_targets import open_target
 from missive_server.services.conversations.conversations import get_visible_conversation
 from missive_server.services.conversations.messages import cursor_entities, load_message_views
+from missive_server.services.conversations.phone_threads import (
+    PHONE_THREADED,
+    PhoneThread,
+    phone_pair,
+    with_phone_pair,
+)
 from missive_server.services.outbox import RetryPolicy
 from missive_server.services.text import preview
 from missive_server.services.writing.aliases import (
@@ -131,6 +137,7 @@ def create_draft(
     """
     channel, to = _validate(session, actor, request)
     actions.reopen = False
+    pair = _phone_pair(channel, to)
     target = open_target(
         session,
         actor=actor,
@@ -140,11 +147,21 @@ def create_draft(
         now=now,
         account_id=channel.account.id,
         team_id=_default_team(actor, channel.account, actions),
+        phone_thread=PhoneThread(channel.account.id, pair) if pair else None,
     )
     conversation = target.conversation
     if target.created:
         _adopt(conversation, channel.account, actor)
-    draft = _write_draft(session, conversation, request, channel, to, actor=actor, now=now)
+    draft = _write_draft(
+        session,
+        conversation,
+        request,
+        channel,
+        to,
+        references=with_phone_pair(request.references, pair),
+        actor=actor,
+        now=now,
+    )
     _attach(session, draft, request.files, conversation=conversation, now=now)
     if request.send:
         send_draft(session, draft, now=now, policy=policy)
@@ -276,6 +293,14 @@ def _phone_channel(
     )
 
 
+def _phone_pair(channel: Channel, to: Recipients) -> str | None:
+    """An SMS or WhatsApp draft threads by its phone-number pair: a second message between
+    the same two numbers lands in the same conversation (``phone_threads``)."""
+    if channel.shape not in PHONE_THREADED or not to.to_fields:
+        return None
+    return phone_pair(to.to_fields[0].get("phone_number"), channel.account.phone_number)
+
+
 def _default_team(actor: Principal, account: Account, actions: ConversationActions) -> str | None:
     """A new conversation joins the sending account's team, as received mail does, unless the
     draft names its own organization or the caller is not in the account's."""
@@ -299,6 +324,7 @@ def _write_draft(
     channel: Channel,
     to: Recipients,
     *,
+    references: list[str],
     actor: Principal,
     now: int,
 ) -> Message:
@@ -322,7 +348,7 @@ def _write_draft(
         bcc_fields=to.bcc_fields,
         reply_to_fields=[],
         in_reply_to=[],
-        references=list(request.references),
+        references=references,
         created_at=now,
         updated_at=now,
         send_at=request.send_at,

@@ -62,10 +62,9 @@ def send_draft(session: Session, draft: Message, *, now: int, policy: RetryPolic
         payload=_mail_payload(draft) if by_mail else _channel_payload(draft, account),
     )
     session.flush()
-    if by_mail:
-        events.record(
-            session, event="outgoing_email", conversation=conversation, now=now, message=draft
-        )
+    event = events.outgoing_event(account.type if account else None, draft.type)
+    if event is not None:
+        events.record(session, event=event, conversation=conversation, now=now, message=draft)
     return draft
 
 
