@@ -37,7 +37,6 @@ from missive_server.api import (
     teams,
     users,
 )
-from missive_server.api.database_threads import DatabaseThreads
 from missive_server.api.emulator_faults import FaultBook, FaultMiddleware
 from missive_server.api.errors import install_error_handlers
 from missive_server.api.middleware import RequestGuard
@@ -45,6 +44,7 @@ from missive_server.api.openapi import install_openapi
 from missive_server.api.rate_limit import RateLimitMiddleware, rate_limiter
 from missive_server.clock import Clock, EmulatorClock, SystemClock
 from missive_server.db.engine import engine_from_settings
+from missive_server.db.threads import DatabaseThreads
 from missive_server.delivery.handlers import build_handlers, build_policies
 from missive_server.delivery.worker import Worker
 from missive_server.schemas.base import ErrorEnvelope

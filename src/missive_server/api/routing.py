@@ -1,5 +1,5 @@
 """The request's unit of work: one session per request, committed before the response leaves,
-run on a database thread (``api.database_threads``) so the server's event loop never waits on it.
+run on a database thread (``db.threads``) so the server's event loop never waits on it.
 
 A custom route class rather than a ``yield`` dependency, so the commit provably happens before
 the response is sent (a failing commit becomes an error response, never a lost write) and
@@ -23,7 +23,6 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
-from missive_server.api.database_threads import DatabaseThreads
 from missive_server.api.idempotency import (
     OPENAPI_RESPONSES,
     WRITE_METHODS,
@@ -31,6 +30,7 @@ from missive_server.api.idempotency import (
     openapi_extra,
 )
 from missive_server.api.input_guard import check_json_body, check_query, int_query_names
+from missive_server.db.threads import DatabaseThreads
 from missive_server.errors import BadRequest
 
 log = logging.getLogger("missive_server")
