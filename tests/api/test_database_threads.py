@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, event
 
-from missive_server.api.database_threads import DatabaseThreads
+from missive_server.db.threads import DatabaseThreads
 from tests.conftest import bearer
 from tests.factories import Factory
 
