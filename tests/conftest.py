@@ -11,6 +11,7 @@ PostgreSQL database emptied by ``empty_postgres`` (measured against the alternat
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -42,6 +43,23 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "slow(seconds): a test that takes about that long (subprocesses, fuzzing); started first",
     )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Playwright's sync API (the browser tests' session-wide browser) marks this thread's
+    event loop as running between its calls, so a later test of the same worker that calls
+    ``asyncio.run`` failed with "cannot be called from a running event loop", depending on
+    which tests a worker drew. A test that does not drive the browser runs unmarked."""
+    marked = asyncio._get_running_loop()
+    if marked is None or "page" in getattr(item, "fixturenames", ()):
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(marked)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

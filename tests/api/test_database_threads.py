@@ -1,4 +1,4 @@
-"""The API's units of work run on database threads (``api.database_threads``): the server's
+"""The API's units of work run on database threads (``db.threads``): the server's
 event loop keeps serving while one of them waits on the database."""
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ from starlette.responses import RedirectResponse, Response
 from missive_server.errors import ApiError, NotFound
 from missive_server.services.conversations import conversations
 from missive_server.services.web import actions as web_actions
+from missive_server.web.database_route import DatabaseThreadRoute
 from missive_server.web.routes import SignedPost, signed_post
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DatabaseThreadRoute)
 
 
 @router.post("/c/{conversation_id}/act")

@@ -14,6 +14,7 @@ from missive_server.services import outbox
 from missive_server.services.hooks import hook_deliveries
 from missive_server.services.hooks.hook_deliveries import SCHEDULES
 from missive_server.services.web import inbox as web_inbox
+from missive_server.web.database_route import DatabaseThreadRoute
 from missive_server.web.routes import (
     SignedPost,
     base_context,
@@ -24,7 +25,7 @@ from missive_server.web.routes import (
     to_sign_in,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DatabaseThreadRoute)
 
 #: The outbox rows that are messages (webhook deliveries have their own page).
 MESSAGE_KINDS = ("mail", "channel")

@@ -17,6 +17,7 @@ from missive_server.services.conversations import conversations
 from missive_server.services.outbox import RetryPolicy
 from missive_server.services.web import compose
 from missive_server.services.web import inbox as web_inbox
+from missive_server.web.database_route import DatabaseThreadRoute
 from missive_server.web.routes import (
     SignedPost,
     base_context,
@@ -28,7 +29,7 @@ from missive_server.web.routes import (
 )
 from missive_server.web.session import WebSession
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DatabaseThreadRoute)
 NOTICES = {"send": "Sent.", "schedule": "Scheduled.", "save": "Draft saved."}
 TITLES = {"reply": "Reply", "reply_all": "Reply all", "forward": "Forward", "new": "New email"}
 

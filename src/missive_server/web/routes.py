@@ -25,6 +25,7 @@ from missive_server.services.directory.principals import principal_for_user
 from missive_server.services.web import actions as web_actions
 from missive_server.services.web import inbox as web_inbox
 from missive_server.web import render
+from missive_server.web.database_route import DatabaseThreadRoute
 from missive_server.web.session import COOKIE, WebSession, csrf_ok, signer_of
 
 HERE = Path(__file__).parent
@@ -40,7 +41,7 @@ templates.env.globals.update(
     inline_map=lambda files: {a.id: download_path(a) for a in files},
     pretty_json=render.pretty_json,
 )
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DatabaseThreadRoute)
 
 #: Sidebar mailboxes: (slug, label, the REST filter they use).
 MAILBOXES = [

@@ -12,6 +12,7 @@ from missive_server.errors import NotFound
 from missive_server.services.directory import tokens
 from missive_server.services.web import inbox as web_inbox
 from missive_server.services.web.resource_ids import resource_ids
+from missive_server.web.database_route import DatabaseThreadRoute
 from missive_server.web.routes import (
     SignedPost,
     base_context,
@@ -22,7 +23,7 @@ from missive_server.web.routes import (
     to_sign_in,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DatabaseThreadRoute)
 NAME_LIMIT = 255
 
 
