@@ -112,9 +112,10 @@ def test_a_post_made_through_the_api_shows_in_the_open_conversation(
         "/v1/posts", json={"posts": {"conversation": world.base.conversation.id, **POST}}
     )
     assert response.status_code == 201, response.text
-    # No live refresh: the post shows on the next load of the page.
-    page.reload()
+    # The open page reloads itself on the change (live updates); a reload of our own would
+    # race it ("net::ERR_ABORTED"), so wait for the post to show.
     post = page.locator(".entry.post")
+    post.wait_for(timeout=15_000)
     assert "Shopify" in post.locator(".head").inner_text()
     assert post.locator(".md strong").first.inner_text() == "Order #1042"
     fields = post.locator("dl.fields")
