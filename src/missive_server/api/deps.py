@@ -60,8 +60,10 @@ def authenticate_request(request: Request, session: Session) -> Principal | None
     return principal
 
 
-async def _current_user(request: Request, session: DbSession) -> Principal:
-    principal = authenticate_request(request, session)
+async def _current_user(request: Request) -> Principal:
+    # The session from the request, not a ``DbSession`` parameter: each sub-dependency is one
+    # more pass of FastAPI's solver on every request (bench/README.md, issue 13).
+    principal = authenticate_request(request, request.state.db)
     if principal is None:
         raise Unauthorized()
     return principal
