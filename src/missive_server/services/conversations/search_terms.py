@@ -13,33 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import Comment, Conversation, ConversationSearchTerm, Message, Post
 from missive_server.db.search_text import message_terms, text_terms
 
-#: Terms looked up per statement when skipping those a conversation already has.
-_CHUNK = 500
+_DIALECTS: dict[str, Any] = {"sqlite": sqlite, "postgresql": postgresql}
 
 
 def add_terms(session: Session, conversation_id: str, terms: Iterable[str]) -> None:
-    """Insert the terms the conversation lacks (idempotent: the primary key is unique)."""
-    wanted = sorted(set(terms))
-    if not wanted:
+    """Insert the terms the conversation lacks, in one statement: ``ON CONFLICT DO NOTHING``
+    on the primary key skips those it has (both backends)."""
+    rows = [{"term": w, "conversation_id": conversation_id} for w in sorted(set(terms))]
+    if not rows:
         return
-    t = ConversationSearchTerm
-    known: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        known.update(
-            session.scalars(
-                select(t.term).where(t.conversation_id == conversation_id, t.term.in_(chunk))
-            )
-        )
-    rows = [{"term": w, "conversation_id": conversation_id} for w in wanted if w not in known]
-    if rows:
-        session.execute(insert(t), rows)
+    dialect = _DIALECTS[session.get_bind().dialect.name]
+    session.execute(dialect.insert(ConversationSearchTerm).on_conflict_do_nothing(), rows)
 
 
 def message_parties(message: Message) -> list[dict[str, Any] | None]:
