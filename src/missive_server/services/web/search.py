@@ -86,7 +86,7 @@ def search_conversations(
         return SearchPage([], None)
     rows = cursor_rows(
         session,
-        _plan(session, actor, words, rare),
+        search_statement(session, actor, words, rare),
         timestamp=ConversationUser.last_activity_at,
         tiebreak=ConversationUser.conversation_id,
         page=page,
@@ -115,7 +115,9 @@ def _matches(session: Session, word: str, cap: int) -> int:
     return int(session.scalar(select(func.count()).select_from(capped)) or 0)
 
 
-def _plan(session: Session, actor: Principal, words: Sequence[str], rare: int) -> Select[str, int]:
+def search_statement(
+    session: Session, actor: Principal, words: Sequence[str], rare: int
+) -> Select[str, int]:
     cu = ConversationUser
     columns = select(cu.conversation_id, cu.last_activity_at)
     counts = {word: _matches(session, word, rare) for word in words}
