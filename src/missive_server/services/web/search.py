@@ -84,11 +84,12 @@ def search_conversations(
     words = query_words(query)
     if not words:
         return SearchPage([], None)
+    plan = search_plan(session, actor, words, rare)
     rows = cursor_rows(
         session,
-        search_statement(session, actor, words, rare),
-        timestamp=ConversationUser.last_activity_at,
-        tiebreak=ConversationUser.conversation_id,
+        plan.statement,
+        timestamp=plan.activity,
+        tiebreak=plan.conversation_id,
         page=page,
     )
     found = conversations_by_ids(session, [cid for cid, _ in rows])
@@ -101,11 +102,11 @@ def _in_range(word: str) -> ColumnElement[bool]:
     return and_(t.term >= word, t.term < prefix_upper_bound(word))
 
 
-def _has_word(word: str) -> ColumnElement[bool]:
+def _has_word(word: str, conversation_id: ColumnElement[str]) -> ColumnElement[bool]:
     """The row's conversation has a term starting with ``word``: one probe of
     ``(conversation_id, term)``."""
     t = ConversationSearchTerm
-    return exists().where(t.conversation_id == ConversationUser.conversation_id, _in_range(word))
+    return exists().where(t.conversation_id == conversation_id, _in_range(word))
 
 
 def _matches(session: Session, word: str, cap: int) -> int:
@@ -115,24 +116,49 @@ def _matches(session: Session, word: str, cap: int) -> int:
     return int(session.scalar(select(func.count()).select_from(capped)) or 0)
 
 
-def search_statement(
-    session: Session, actor: Principal, words: Sequence[str], rare: int
-) -> Select[str, int]:
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A statement of ``(conversation_id, last_activity_at)`` rows, and those two columns."""
+
+    statement: Select[str, int]
+    conversation_id: ColumnElement[str]
+    activity: ColumnElement[int]
+
+
+def search_plan(session: Session, actor: Principal, words: Sequence[str], rare: int) -> Plan:
     cu = ConversationUser
-    columns = select(cu.conversation_id, cu.last_activity_at)
     counts = {word: _matches(session, word, rare) for word in words}
     rarest = min(words, key=lambda w: counts[w])
     if counts[rarest] >= rare:
-        return columns.where(cu.user_id == actor.user_id, *(_has_word(w) for w in words))
+        walk = select(cu.conversation_id, cu.last_activity_at).where(
+            cu.user_id == actor.user_id,
+            *(_has_word(w, cu.conversation_id.expression) for w in words),
+        )
+        return Plan(walk, cu.conversation_id.expression, cu.last_activity_at.expression)
+    # One table in FROM, the rare word's distinct matches; the user's row is a correlated
+    # probe. With a join instead, both planners may walk the user's whole list in activity
+    # order for the ORDER BY ... LIMIT and probe the matches (SQLite did, 0.4 s at 500k
+    # conversations for a word in 250 of them; bench/README.md "Search"). MATERIALIZED (SQLite
+    # 3.35+, PostgreSQL 12+) keeps the page's predicates out of it: pushed into it, the ties
+    # query's ``conversation_id < ?`` made SQLite range-scan ``(conversation_id, term)``.
     t = ConversationSearchTerm
-    # Joined from the distinct matches (not ``cu.conversation_id IN (...)``), so both planners
-    # start from the rare word's few rows rather than from the user's whole list.
-    few = select(t.conversation_id).where(_in_range(rarest)).distinct().subquery("rare")
-    return (
-        columns.select_from(few)
-        .join(cu, and_(cu.conversation_id == few.c.conversation_id, cu.user_id == actor.user_id))
-        .where(*(_has_word(w) for w in words if w != rarest))
+    few = (
+        select(t.conversation_id)
+        .where(_in_range(rarest))
+        .distinct()
+        .cte("rare")
+        .prefix_with("MATERIALIZED")
     )
+    activity = (
+        select(cu.last_activity_at)
+        .where(cu.conversation_id == few.c.conversation_id, cu.user_id == actor.user_id)
+        .scalar_subquery()
+    )
+    matched = select(few.c.conversation_id, activity).where(
+        activity.is_not(None),
+        *(_has_word(w, few.c.conversation_id) for w in words if w != rarest),
+    )
+    return Plan(matched, few.c.conversation_id, activity)
 
 
 @dataclass(frozen=True, slots=True)
