@@ -82,7 +82,7 @@ def test_search_finds_one_conversation_among_many(page: Any, factory: Factory) -
     assert page.locator("ul.results > li").count() == 10
 
 
-def test_search_screenshot(page: Any, factory: Factory, tmp_path: Path) -> None:
+def test_search_screenshots(page: Any, factory: Factory, tmp_path: Path) -> None:
     target = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     target.mkdir(parents=True, exist_ok=True)
     alice, _ = many(factory, 12)
