@@ -58,8 +58,9 @@ def test_post_creating_a_conversation(client: TestClient, factory: Factory, engi
     )
     assert body["posts"]["id"]
     # the post's own reads and writes in one transaction (the token is cached), the last being
-    # its row in the web app's live-update log (web_events)
-    assert len(statements) == 7, statements
+    # its row in the web app's live-update log (web_events), and its words in the search index
+    # (one INSERT ... ON CONFLICT DO NOTHING)
+    assert len(statements) == 8, statements
 
 
 def test_draft_sent_now(client: TestClient, factory: Factory, engine: Engine) -> None:
@@ -70,8 +71,9 @@ def test_draft_sent_now(client: TestClient, factory: Factory, engine: Engine) ->
     assert body["drafts"]["id"]
     # sending now also threads, records the message, the outbox row and the summary (its
     # counts and subjects in one statement, its authors in another), and the outgoing_email
-    # event's row in the web app's live-update log (web_events)
-    assert len(statements) == 19, statements
+    # event's row in the web app's live-update log (web_events), and the message's words in
+    # the search index (one INSERT ... ON CONFLICT DO NOTHING)
+    assert len(statements) == 20, statements
 
 
 def test_inbox_list_costs_the_same_for_5_and_50(

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from missive_server.clock import FrozenClock
 from missive_server.db import migrate
 from missive_server.db.base import Base
-from missive_server.db.models import Comment
+from missive_server.db.models import Comment, ConversationSearchTerm
 from missive_server.services.conversations.attachments import NewAttachment
+from missive_server.services.conversations.comments import create_comment
 from tests.factories import EntryFactory, Factory
 
 
@@ -89,3 +90,34 @@ def test_upgrading_from_an_older_revision_migrates_and_checks(engine: Engine) ->
     assert not migrate.is_at_head(engine)
     migrate.upgrade(engine)
     assert migrate.is_at_head(engine)
+
+
+def test_the_search_terms_migration_backfills_what_the_services_write(
+    engine: Engine, session: Session, factory: Factory, clock: FrozenClock
+) -> None:
+    org = factory.organization()
+    alice = factory.user(organizations={org: "owner"})
+    conversation = factory.conversation(org, users=[alice], subject="Refund for Zoë")
+    create_comment(session, conversation, author_id=alice.id, body="Escalated", now=clock.now())
+    draft = EntryFactory(session, clock).draft(conversation, alice, body="<p>Secret draft</p>")
+    session.commit()
+    written = set(
+        session.execute(select(ConversationSearchTerm.term, ConversationSearchTerm.conversation_id))
+    )
+    session.close()
+    assert {"refund", "zoe", "escalated", "hi", "c@example.com"} <= {t for t, _ in written}
+    assert "secret" not in {t for t, _ in written}
+    assert draft.draft
+
+    config = migrate.alembic_config(engine)
+    with migrate.migration_connection(engine) as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        backfilled = set(
+            connection.execute(
+                select(ConversationSearchTerm.term, ConversationSearchTerm.conversation_id)
+            )
+        )
+    assert backfilled == written

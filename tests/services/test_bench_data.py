@@ -21,6 +21,7 @@ from missive_server.db.models import (
     ContactSearchTerm,
     Conversation,
     ConversationAddress,
+    ConversationSearchTerm,
     ConversationUser,
     Message,
     MessageReference,
@@ -66,6 +67,11 @@ def raw_email(message: Message) -> bytes:
     return mail.as_bytes()
 
 
+def search_terms(session: Session, cid: str) -> set[str]:
+    query = select(ConversationSearchTerm.term).where(ConversationSearchTerm.conversation_id == cid)
+    return set(session.scalars(query))
+
+
 def test_a_generated_conversation_is_what_receive_email_writes(
     engine: Engine, client: TestClient, session: Session
 ) -> None:
@@ -84,7 +90,14 @@ def test_a_generated_conversation_is_what_receive_email_writes(
         )
     )
     raws = [raw_email(m) for m in messages]
-    for model in (MessageReference, Message, ConversationAddress, ConversationUser):
+    terms = search_terms(session, cid)
+    for model in (
+        MessageReference,
+        Message,
+        ConversationAddress,
+        ConversationUser,
+        ConversationSearchTerm,
+    ):
         session.execute(delete(model).where(model.conversation_id == cid))
     session.execute(delete(Conversation).where(Conversation.id == cid))
     session.commit()
@@ -99,6 +112,8 @@ def test_a_generated_conversation_is_what_receive_email_writes(
     assert anonymous(conversation_view(client, received)) == anonymous(generated)
     assert len(generated[1]) == 3
     assert generated[0]["messages_count"] == 3
+    assert search_terms(session, received) == terms
+    assert {"order", "question", "delivery", "support", bench_data.SUPPORT} <= terms
     assert (
         sorted(
             session.scalars(

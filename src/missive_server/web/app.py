@@ -15,6 +15,7 @@ from missive_server.web.compose import router as compose_router
 from missive_server.web.live import router as live_router
 from missive_server.web.password_reset import router as password_reset_router
 from missive_server.web.routes import HERE, router
+from missive_server.web.search import router as search_router
 from missive_server.web.security import SecurityHeaders
 from missive_server.web.session import SessionSigner
 from missive_server.web.settings import router as settings_router
@@ -50,4 +51,5 @@ def install_web_ui(app: FastAPI, settings: Settings) -> None:
     app.include_router(settings_router)
     app.include_router(compose_router)
     app.include_router(live_router)
+    app.include_router(search_router)
     app.add_middleware(SecurityHeaders)

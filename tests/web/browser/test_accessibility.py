@@ -152,6 +152,13 @@ def mailbox(path: str, title: str) -> Callable[[Visit], None]:
     return visit
 
 
+def search_results(v: Visit) -> None:
+    """A search that finds the scene's conversation: its result row is checked too."""
+    v.signed_in("/search?q=help")
+    v.heading("Search: help")
+    assert v.page.locator("ul.results > li").count() >= 1
+
+
 def empty(path: str, title: str, text: str) -> Callable[[Visit], None]:
     def visit(v: Visit) -> None:
         mailbox(path, title)(v)
@@ -316,6 +323,8 @@ PAGES: dict[str, Callable[[Visit], None]] = {
     "outbox": outbox,
     "deliveries-empty": empty("/deliveries", "Webhook deliveries", "No webhook deliveries yet."),
     "deliveries": deliveries,
+    "search": mailbox("/search", "Search"),
+    "search-results": search_results,
     "settings-api": mailbox("/settings/api", "Settings"),
     "settings-api-new": settings_new_token_form,
     "settings-api-token-created": settings_token_created,

@@ -21,6 +21,7 @@ from missive_server.db.models.conversations import (
     Conversation,
     ConversationAddress,
     ConversationLabel,
+    ConversationSearchTerm,
     ConversationUser,
 )
 from missive_server.db.models.hooks import Hook, WebhookAttempt, WebhookDelivery
@@ -62,6 +63,7 @@ __all__ = [
     "ConversationAddress",
     "ConversationLabel",
     "ConversationReference",
+    "ConversationSearchTerm",
     "ConversationUser",
     "Hook",
     "IdempotencyKey",

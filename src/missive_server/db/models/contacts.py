@@ -21,13 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from missive_server.db.base import Base
-
-#: Longest stored search term; longer words are cut (queries are cut the same way).
-TERM_MAX = 64
-
-
-def _binary(length: int) -> String:
-    return String(length).with_variant(String(length, collation="C"), "postgresql")
+from missive_server.db.search_text import TERM_MAX
+from missive_server.db.search_text import binary_string as _binary
 
 
 class ContactBook(Base):

@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from missive_server.db.base import Base
+from missive_server.db.search_text import TERM_MAX, binary_string
 
 #: Where a conversation sits for one user. ``none`` = only in "All".
 LOCATIONS = ("inbox", "closed", "snoozed", "trashed", "junked", "none")
@@ -119,3 +120,23 @@ class ConversationAddress(Base):
     )
     address: Mapped[str] = mapped_column(String(320), primary_key=True)
     domain: Mapped[str] = mapped_column(String(255))
+
+
+class ConversationSearchTerm(Base):
+    """Normalised words of a conversation's subject, messages, parties, posts and comments:
+    the primary key ``(term, conversation_id)`` is the search index (services.web.search)."""
+
+    __tablename__ = "conversation_search_terms"
+    # WITHOUT ROWID on SQLite: the primary key is the table, so a prefix range reads the
+    # conversation ids straight from it. The second index answers "does this conversation
+    # have a term starting with w" (the common-word walk) and keeps writes idempotent.
+    __table_args__ = (
+        # Named: the convention's name would pass PostgreSQL's 63 characters.
+        Index("ix_conversation_search_terms_conversation_id_term", "conversation_id", "term"),
+        {"sqlite_with_rowid": False},
+    )
+
+    term: Mapped[str] = mapped_column(binary_string(TERM_MAX), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -9,38 +9,22 @@ PostgreSQL alike (no ``LIKE '%x%'`` table scan; see tests/api/test_contact_searc
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Subquery, delete, intersect, select
 from sqlalchemy.orm import Session
 
 from missive_server.db.models import Contact, ContactInfo, ContactSearchTerm
-from missive_server.db.models.contacts import TERM_MAX
+from missive_server.db.search_text import TERM_MAX
+from missive_server.db.search_text import email_terms as email_terms
+from missive_server.db.search_text import normalise as normalise
+from missive_server.db.search_text import words as words
 
 _WORD = re.compile(r"\w+")
 #: A phone number as people type it, spaces included: "+1 (518) 777-7777".
 _PHONE = re.compile(r"(?<![\w@.])\+?\(?\d[\d\s()./-]*(?<=[\d)])(?![\w@])")
 #: Queries with more words than this are cut: each word is one more index probe.
 MAX_QUERY_WORDS = 8
-
-
-def normalise(text: str) -> str:
-    """Lowercase without accents: "Québec" and "quebec" are one term."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def words(text: str | None) -> set[str]:
-    return set(_WORD.findall(normalise(text))) if text else set()
-
-
-def email_terms(address: str) -> set[str]:
-    """The whole address, its local part, domain and domain labels, and the local part's words."""
-    address = normalise(address.strip())
-    local, _, domain = address.rpartition("@")
-    terms = {address, local, domain, *domain.split("."), *words(local)}
-    return {t for t in terms if t}
 
 
 def phone_terms(number: str) -> set[str]:

@@ -14,7 +14,7 @@ from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
 from missive_server.schemas.comments import CommentView
 from missive_server.services import events
-from missive_server.services.conversations import conversation_state
+from missive_server.services.conversations import conversation_state, search_terms
 from missive_server.services.conversations.conversations import get_visible_conversation
 from missive_server.services.conversations.messages import cursor_entities, users_by_id
 from missive_server.services.conversations.tasks import task_views
@@ -48,6 +48,7 @@ def create_comment(
     session.add(comment)
     conversation_state.touch(session, conversation, now)
     session.flush()
+    search_terms.index_comment(session, comment)
     events.record(session, event="new_comment", conversation=conversation, now=now, comment=comment)
     return comment
 

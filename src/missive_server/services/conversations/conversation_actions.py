@@ -40,7 +40,7 @@ from missive_server.schemas.conversation_actions import (
     is_conversation_color,
 )
 from missive_server.services import events as domain_events
-from missive_server.services.conversations import conversation_labels
+from missive_server.services.conversations import conversation_labels, search_terms
 from missive_server.services.conversations.conversation_labels import TEAM_ROLES
 from missive_server.services.conversations.conversations import (
     get_visible_conversation,
@@ -193,6 +193,7 @@ def apply_resolved(
     events += _move(conversation, actions, access)
     if actions.subject is not None:
         conversation.subject = actions.subject or None
+        search_terms.index_subject(session, conversation)
     if actions.color is not None:
         conversation.color = actions.color or None
     session.flush()

@@ -24,6 +24,7 @@ from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
 from missive_server.schemas.conversations import ConversationRow
 from missive_server.services.contacts.contact_groups import group_addresses, require_group
+from missive_server.services.conversations import search_terms
 from missive_server.services.directory.organizations import require_member
 
 #: Merges can chain (a into b, b into c); a guard against a corrupt cycle.
@@ -90,6 +91,7 @@ def create_conversation(
     )
     session.add(conversation)
     session.flush()
+    search_terms.index_subject(session, conversation)
     return conversation
 
 

@@ -21,6 +21,7 @@ from missive_server.db.models import (
     ConversationAddress,
     ConversationLabel,
     ConversationReference,
+    ConversationSearchTerm,
     ConversationUser,
     Message,
     MessageReference,
@@ -28,7 +29,7 @@ from missive_server.db.models import (
     Task,
 )
 from missive_server.errors import BadRequest
-from missive_server.services.conversations import conversation_state
+from missive_server.services.conversations import conversation_state, search_terms
 from missive_server.services.conversations.conversations import get_visible_conversation
 
 #: Rows that simply change conversation.
@@ -67,6 +68,7 @@ def merge_conversations(
     _merge_users(session, source, target)
     _merge_labels(session, source, target, now)
     _adopt_fields(source, target, subject)
+    search_terms.index_subject(session, target)
     source.merged_into_id = target.id
     # Earlier merges into the source now point straight at the survivor.
     session.execute(
@@ -90,11 +92,12 @@ def _move_content(session: Session, source: Conversation, target: Conversation) 
         )
     _move_unique(session, ConversationAddress, ConversationAddress.address, source, target)
     _move_unique(session, ConversationReference, ConversationReference.reference, source, target)
+    _move_unique(session, ConversationSearchTerm, ConversationSearchTerm.term, source, target)
 
 
 def _move_unique(
     session: Session,
-    model: type[ConversationAddress] | type[ConversationReference],
+    model: type[ConversationAddress] | type[ConversationReference] | type[ConversationSearchTerm],
     key: InstrumentedAttribute[str],
     source: Conversation,
     target: Conversation,

@@ -28,7 +28,7 @@ from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
 from missive_server.schemas.conversations import ConversationRow, ConversationView
 from missive_server.schemas.messages import MessageView
-from missive_server.services.conversations import conversation_state
+from missive_server.services.conversations import conversation_state, search_terms
 from missive_server.services.conversations.attachments import NewAttachment, build_attachment
 from missive_server.services.conversations.conversation_views import load_views
 from missive_server.services.conversations.conversations import (
@@ -118,6 +118,7 @@ def add_message(
     session.flush()
     record_references(session, message)
     record_addresses(session, conversation, _participants(data))
+    search_terms.index_message(session, message)
     session.add_all(
         build_attachment(
             a, now=now, organization_id=conversation.organization_id, message_id=message.id

@@ -26,7 +26,7 @@ from missive_server.errors import BadRequest
 from missive_server.ids import new_id
 from missive_server.schemas.conversation_actions import ConversationActions
 from missive_server.schemas.tasks import TaskFields, TaskPlacement
-from missive_server.services.conversations import conversation_state
+from missive_server.services.conversations import conversation_state, search_terms
 from missive_server.services.conversations.comments import create_comment
 from missive_server.services.conversations.conversation_actions import find_team
 from missive_server.services.conversations.conversation_targets import open_target
@@ -149,6 +149,7 @@ def _parent(session: Session, actor: Principal, placement: TaskPlacement, now: i
     if target.created and placement.conversation_subject:
         # Spec 2.14.3: the subject of the parent conversation "if references creates a new one".
         conversation.subject = placement.conversation_subject
+        search_terms.index_subject(session, conversation)
     remember_references(session, conversation.id, placement.references)
     return conversation
 

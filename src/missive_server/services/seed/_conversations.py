@@ -38,7 +38,7 @@ from missive_server.schemas.seed import (
     entry_label,
 )
 from missive_server.services import events
-from missive_server.services.conversations import conversation_state
+from missive_server.services.conversations import conversation_state, search_terms
 from missive_server.services.conversations.attachments import NewAttachment
 from missive_server.services.conversations.comments import create_comment
 from missive_server.services.conversations.conversations import create_conversation, resolve_merges
@@ -307,20 +307,21 @@ def _add_posts(
     for index, post in enumerate(posts):
         author = ctx.user(f"{where}: posts[{index}]: author", post.author) if post.author else None
         at = post.created_at if post.created_at is not None else ctx.now
-        ctx.session.add(
-            Post(
-                id=new_id(),
-                conversation_id=conversation.id,
-                author_id=author.id if author else None,
-                username=post.username,
-                username_icon=post.username_icon,
-                conversation_icon=post.conversation_icon,
-                notification=post.notification.model_dump() if post.notification else None,
-                text=post.text,
-                markdown=post.markdown,
-                attachments=[block.model_dump(exclude_none=True) for block in post.attachments],
-                created_at=at,
-            )
+        added = Post(
+            id=new_id(),
+            conversation_id=conversation.id,
+            author_id=author.id if author else None,
+            username=post.username,
+            username_icon=post.username_icon,
+            conversation_icon=post.conversation_icon,
+            notification=post.notification.model_dump() if post.notification else None,
+            text=post.text,
+            markdown=post.markdown,
+            attachments=[block.model_dump(exclude_none=True) for block in post.attachments],
+            created_at=at,
         )
+        ctx.session.add(added)
+        ctx.session.flush()
+        search_terms.index_post(ctx.session, added)
         conversation_state.touch(ctx.session, conversation, at)
     ctx.session.flush()

@@ -10,7 +10,8 @@ must add it here too):
 
 * per conversation: ``conversations`` (summary columns filled), ``conversation_users`` (the
   owner's inbox), ``conversation_addresses``, and per email ``messages`` and
-  ``message_references`` (threaded by In-Reply-To / References);
+  ``message_references`` (threaded by In-Reply-To / References), and
+  ``conversation_search_terms`` (the words ``search_terms.index_message`` writes);
 * per contact: ``contacts``, ``contact_infos`` (an email and a phone number),
   ``contact_memberships`` in an organization group, and ``contact_search_terms`` computed with
   the service's own tokenizer.
@@ -41,6 +42,7 @@ from missive_server.db.models import (
     ContactSearchTerm,
     Conversation,
     ConversationAddress,
+    ConversationSearchTerm,
     ConversationUser,
     Membership,
     Message,
@@ -48,7 +50,7 @@ from missive_server.db.models import (
     Organization,
     User,
 )
-from missive_server.db.models.contacts import TERM_MAX
+from missive_server.db.search_text import TERM_MAX, message_terms
 from missive_server.ids import new_id
 from missive_server.services.contacts import contact_search
 from missive_server.services.directory import tokens
@@ -125,7 +127,7 @@ def generate(
         if n % BATCH == 0 or n == people_count:
             _flush(engine, rows, _CONTACT_TABLES)
             report(n, total)
-    rows = {key: [] for key in ("c", "u", "a", "m", "r")}
+    rows = {key: [] for key in ("c", "u", "a", "m", "r", "t")}
     for i in range(conversations):
         _conversation_rows(rows, dataset, i, messages_per_conversation, persons[i % people_count])
         if (i + 1) % BATCH == 0 or i + 1 == conversations:
@@ -285,12 +287,16 @@ def _conversation_rows(rows: Rows, dataset: Dataset, i: int, k: int, person: Per
     base = START + i * 30
     subject = f"Order {i}: question"
     refs: list[str] = []
+    terms: set[str] = set()
     for n in range(k):
         at = base + n * 5
         mid = f"bench-{i}-{n}@{domain}"
         # The newline a received HTML part ends with, as receive_email stores it.
         body = f"<p>Hello, about order {i} (message {n}). Could you check the delivery date?</p>\n"
         message_id = new_id()
+        to = [{"name": None, "address": SUPPORT}]
+        message_subject = subject if n == 0 else f"Re: {subject}"
+        terms |= message_terms(message_subject, body, [sender, *to])
         rows["m"].append(
             {
                 "id": message_id,
@@ -299,11 +305,11 @@ def _conversation_rows(rows: Rows, dataset: Dataset, i: int, k: int, person: Per
                 "author_id": None,
                 "type": "email",
                 "draft": False,
-                "subject": subject if n == 0 else f"Re: {subject}",
+                "subject": message_subject,
                 "preview": preview(body),
                 "body": body,
                 "from_field": sender,
-                "to_fields": [{"name": None, "address": SUPPORT}],
+                "to_fields": to,
                 "cc_fields": [],
                 "bcc_fields": [],
                 "reply_to_fields": [],
@@ -369,6 +375,8 @@ def _conversation_rows(rows: Rows, dataset: Dataset, i: int, k: int, person: Per
         {"conversation_id": cid, "address": address, "domain": address.rsplit("@", 1)[1]}
         for address in sorted({person.email, SUPPORT})
     ]
+    # What search_terms.index_message writes for each received message.
+    rows["t"] += [{"term": term, "conversation_id": cid} for term in sorted(terms)]
 
 
 _CONTACT_TABLES: list[tuple[str, type[Any]]] = [
@@ -384,6 +392,7 @@ _CONVERSATION_TABLES: list[tuple[str, type[Any]]] = [
     ("a", ConversationAddress),
     ("m", Message),
     ("r", MessageReference),
+    ("t", ConversationSearchTerm),
 ]
 
 

@@ -20,7 +20,7 @@ from missive_server.pagination import CursorPage
 from missive_server.schemas.conversation_actions import ConversationActions
 from missive_server.schemas.posts import PostContent, PostView
 from missive_server.services import events
-from missive_server.services.conversations import conversation_state
+from missive_server.services.conversations import conversation_state, search_terms
 from missive_server.services.conversations.conversation_targets import open_target
 from missive_server.services.conversations.conversations import get_visible_conversation
 from missive_server.services.conversations.messages import (
@@ -100,6 +100,8 @@ def create_post(
         created_at=now,
     )
     session.add(post)
+    session.flush()
+    search_terms.index_post(session, post)
     remember_references(session, conversation.id, references)
     conversation_state.touch(session, conversation, now)
     # No Missive webhook announces a post, but an open inbox shows it live.

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from missive_server.db.models import Account, Conversation, Message, OutboxItem
 from missive_server.ids import new_id
 from missive_server.services import events, outbox
-from missive_server.services.conversations import conversation_state
+from missive_server.services.conversations import conversation_state, search_terms
 from missive_server.services.conversations.messages import (
     normalize_reference,
     record_addresses,
@@ -49,6 +49,7 @@ def send_draft(session: Session, draft: Message, *, now: int, policy: RetryPolic
     session.flush()
     record_references(session, draft)
     record_addresses(session, conversation, _addresses(draft))
+    search_terms.index_message(session, draft)
     session.flush()
     conversation_state.refresh_summary(session, conversation)
     conversation_state.touch(session, conversation, now)
