@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         description="PostgreSQL connections each process keeps open (SQLite is not pooled so).",
     )
     db_threads: int = Field(
-        default=5,
+        default=2,
         ge=1,
         description="Threads that run the API's database work, so the event loop never waits "
         "on it (docs/architecture.md, 'Route style'). At most the pool size is useful.",
