@@ -300,5 +300,14 @@ def test_both_plans_read_indexes_only(
             connection.execute(text("SET enable_bitmapscan = off"))
             plan = " | ".join(row[0] for row in connection.execute(text(f"EXPLAIN {sql}")))
             assert "Seq Scan" not in plan, plan
-            assert f"Index Only Scan using {probe}" in plan, plan
+            # Each word is read from an index alone: a range of the primary key or a probe of
+            # (conversation_id, term). Which of the two serves the second word on a few rows is
+            # the planner's choice (CI saw both), so either is accepted, nothing else.
+            terms = [line for line in plan.split(" | ") if "on conversation_search_terms" in line]
+            assert len(terms) == 2, plan
+            served = (
+                "Index Only Scan using pk_conversation_search_terms on",
+                f"Index Only Scan using {probe} on",
+            )
+            assert all(line.strip(" ->").startswith(served) for line in terms), plan
             assert "on conversation_users" in plan, plan
