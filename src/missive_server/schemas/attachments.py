@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from missive_server.db.models import Attachment
@@ -22,13 +22,28 @@ class AttachmentOut(WireModel):
     height: int | None = None
 
 
-def download_path(attachment: Attachment) -> str:
+class AttachmentRow(NamedTuple):
+    """The ``attachments`` columns the wire form renders, read with Core (never the bytes)."""
+
+    id: str
+    message_id: str | None
+    filename: str
+    extension: str | None
+    media_type: str
+    sub_type: str
+    size: int
+    width: int | None
+    height: int | None
+    download_token: str
+
+
+def download_path(attachment: Attachment | AttachmentRow) -> str:
     """``/_files/<id>/<token>/<filename>``; the token is the credential (like a signed URL)."""
     filename = quote(attachment.filename, safe="")
     return f"/_files/{attachment.id}/{attachment.download_token}/{filename}"
 
 
-def render_attachment(attachment: Attachment, *, public_url: str) -> dict[str, Any]:
+def render_attachment(attachment: Attachment | AttachmentRow, *, public_url: str) -> dict[str, Any]:
     wire: dict[str, Any] = {
         "id": attachment.id,
         "filename": attachment.filename,

@@ -10,26 +10,56 @@ Missive payloads do (spec 1A, Message list form), and outgoing messages carry ou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from missive_server.db.models import Attachment, Message, User
-from missive_server.schemas.attachments import AttachmentOut, render_attachment
+from missive_server.schemas.attachments import AttachmentOut, AttachmentRow, render_attachment
 from missive_server.schemas.base import WireModel
 from missive_server.schemas.conversations import ConversationOut
-from missive_server.schemas.users import UserRef, render_user_ref
+from missive_server.schemas.users import UserRef, UserRefRow, render_user_ref
 
 #: A participant as stored: ``{"name", "address"}`` for email, ``{"id", "name", "username"}``
 #: or ``{"name", "phone_number"}`` for other channels (spec 1A).
 Participant = dict[str, Any]
 
 
+class MessageRow(NamedTuple):
+    """A ``messages`` row as reads see it (``services.conversations.messages`` reads it with
+    Core: building ORM entities cost a message read more than its statements, issue 13);
+    writers keep the ORM entity, which renders alike."""
+
+    id: str
+    conversation_id: str
+    author_id: str | None
+    type: str
+    draft: bool
+    subject: str | None
+    preview: str | None
+    body: str | None
+    from_field: dict[str, Any] | None
+    to_fields: list[Any]
+    cc_fields: list[Any]
+    bcc_fields: list[Any]
+    reply_to_fields: list[Any]
+    email_message_id: str | None
+    in_reply_to: list[Any]
+    references: list[Any]
+    external_id: str | None
+    delivered_at: int | None
+    created_at: int
+    updated_at: int
+    send_at: int | None
+    delivery_status: str | None
+    delivery_error: str | None
+
+
 @dataclass(slots=True)
 class MessageView:
     """A message (or draft) with what its wire form embeds, loaded for a whole page at once."""
 
-    message: Message
-    attachments: list[Attachment] = field(default_factory=list)
-    author: User | None = None
+    message: Message | MessageRow
+    attachments: list[Attachment | AttachmentRow] = field(default_factory=list)
+    author: User | UserRefRow | None = None
 
 
 class _MessageFields(WireModel):

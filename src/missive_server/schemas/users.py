@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from missive_server.db.models import User
 from missive_server.schemas.base import WireModel
@@ -39,5 +39,14 @@ def render_user(user: User, *, me_id: str) -> dict[str, Any]:
     }
 
 
-def render_user_ref(user: User) -> dict[str, Any]:
+class UserRefRow(NamedTuple):
+    """The ``users`` columns a user reference renders, read with Core (no ORM entity)."""
+
+    id: str
+    name: str
+    email: str
+    avatar_url: str | None
+
+
+def render_user_ref(user: User | UserRefRow) -> dict[str, Any]:
     return {"id": user.id, "name": user.name, "email": user.email, "avatar_url": user.avatar_url}

@@ -103,15 +103,43 @@ def resolve_merges(session: Session, conversation: Conversation | None) -> Conve
     return conversation
 
 
+# Statements built once, run with bound parameters: on every conversation request, and building
+# a statement and its cache key per call cost as much as executing it (docs/architecture.md,
+# "Performance notes"). Access is a correlated EXISTS in the same statement as the row, so
+# finding a conversation the caller may see is one round trip, not two (issue 13).
+_VISIBLE_TO_USER = (
+    exists()
+    .where(
+        ConversationUser.conversation_id == Conversation.id,
+        ConversationUser.user_id == bindparam("user_id"),
+    )
+    .label("visible")
+)
+_ENTITY = select(Conversation, _VISIBLE_TO_USER).where(Conversation.id == bindparam("id"))
+_COLUMNS = [Conversation.__table__.c[name] for name in ConversationRow._fields]
+_ROWS = select(*_COLUMNS).where(Conversation.id.in_(bindparam("ids", expanding=True)))
+_VISIBLE_ROWS = select(*_COLUMNS, _VISIBLE_TO_USER).where(
+    Conversation.id.in_(bindparam("ids", expanding=True))
+)
+_HAS_ACCESS = select(ConversationUser.user_id).where(
+    ConversationUser.conversation_id == bindparam("conversation_id"),
+    ConversationUser.user_id == bindparam("user_id"),
+)
+
+
 def get_visible_conversation(
     session: Session, *, actor: Principal, conversation_id: str
 ) -> Conversation:
     """The conversation (or the survivor it was merged into) if the caller has access, else
     404: the entity, for writes. Reads take :func:`read_visible_conversation`."""
-    conversation = resolve_merges(session, session.get(Conversation, conversation_id))
-    if conversation is None or not has_access(
-        session, actor=actor, conversation_id=conversation.id
-    ):
+    found = session.execute(_ENTITY, {"id": conversation_id, "user_id": actor.user_id}).first()
+    conversation, visible = found if found is not None else (None, False)
+    if conversation is not None and conversation.merged_into_id:
+        conversation = resolve_merges(session, conversation)
+        visible = conversation is not None and has_access(
+            session, actor=actor, conversation_id=conversation.id
+        )
+    if conversation is None or not visible:
         raise not_found("Conversation", conversation_id)
     return conversation
 
@@ -122,19 +150,10 @@ def read_visible_conversation(
     """What :func:`get_visible_conversation` finds, as a row read through Core: loading an ORM
     entity cost a conversation read three times the statement (bench/README.md, issue 13).
     Core does not autoflush, so a session's pending writes are not seen: for reads only."""
-    row = _resolve_row(session, conversation_rows(session, [conversation_id]).get(conversation_id))
-    if row is None or not has_access(session, actor=actor, conversation_id=row.id):
+    row = visible_conversation_rows(session, actor, {conversation_id}).get(conversation_id)
+    if row is None:
         raise not_found("Conversation", conversation_id)
     return row
-
-
-_HAS_ACCESS = select(ConversationUser.user_id).where(
-    ConversationUser.conversation_id == bindparam("conversation_id"),
-    ConversationUser.user_id == bindparam("user_id"),
-)
-_ROWS = select(*(Conversation.__table__.c[name] for name in ConversationRow._fields)).where(
-    Conversation.id.in_(bindparam("ids", expanding=True))
-)
 
 
 def conversation_rows(session: Session, ids: Sequence[str]) -> dict[str, ConversationRow]:
@@ -156,28 +175,25 @@ def _resolve_row(session: Session, row: ConversationRow | None) -> ConversationR
 def visible_conversation_rows(
     session: Session, actor: Principal, conversation_ids: set[str]
 ) -> dict[str, ConversationRow]:
-    """Each id -> the conversation to show for it (merges resolved), if the caller has access."""
-    survivors: dict[str, ConversationRow] = {}
-    for cid, row in conversation_rows(session, list(conversation_ids)).items():
-        resolved = _resolve_row(session, row)
-        if resolved is not None:
-            survivors[cid] = resolved
-    if not survivors:
+    """Each id -> the conversation to show for it (merges resolved), if the caller has access:
+    one statement, plus a few for any id that was merged into another (rare)."""
+    if not conversation_ids:
         return {}
-    accessible = set(
-        session.scalars(
-            select(ConversationUser.conversation_id).where(
-                ConversationUser.user_id == actor.user_id,
-                ConversationUser.conversation_id.in_({c.id for c in survivors.values()}),
-            )
-        )
-    )
-    return {cid: c for cid, c in survivors.items() if c.id in accessible}
+    params = {"ids": list(conversation_ids), "user_id": actor.user_id}
+    shown: dict[str, ConversationRow] = {}
+    for *columns, visible in session.connection().execute(_VISIBLE_ROWS, params):
+        row = ConversationRow._make(columns)
+        if not row.merged_into_id:
+            if visible:
+                shown[row.id] = row
+            continue
+        survivor = _resolve_row(session, row)
+        if survivor is not None and has_access(session, actor=actor, conversation_id=survivor.id):
+            shown[row.id] = survivor
+    return shown
 
 
 def has_access(session: Session, *, actor: Principal, conversation_id: str) -> bool:
-    # Built once, run through Core: on every conversation request (docs/architecture.md,
-    # "Performance notes").
     params = {"conversation_id": conversation_id, "user_id": actor.user_id}
     return session.connection().execute(_HAS_ACCESS, params).first() is not None
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Subquery, select, union_all
+from sqlalchemy import Select, Subquery, bindparam, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from missive_server.auth import Principal
@@ -26,8 +26,10 @@ from missive_server.db.paging import cursor_rows
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
+from missive_server.schemas.attachments import AttachmentRow
 from missive_server.schemas.conversations import ConversationRow, ConversationView
-from missive_server.schemas.messages import MessageView
+from missive_server.schemas.messages import MessageRow, MessageView
+from missive_server.schemas.users import UserRefRow
 from missive_server.services.conversations import conversation_state, search_terms
 from missive_server.services.conversations.attachments import NewAttachment, build_attachment
 from missive_server.services.conversations.conversation_views import load_views
@@ -241,18 +243,46 @@ def _participants(data: MessageInput) -> list[str]:
 EMAIL_MESSAGE_ID_MATCHES = 10
 
 
+# Messages, attachments and authors read with Core into rows, statements built once: building
+# ORM entities cost a message read more than its statements (bench/README.md, issue 13).
+_MESSAGE_COLUMNS = [Message.__table__.c[name] for name in MessageRow._fields]
+_MESSAGES = select(*_MESSAGE_COLUMNS).where(
+    Message.id.in_(bindparam("ids", expanding=True)), Message.draft.is_(False)
+)
+_BY_EMAIL_MESSAGE_ID = (
+    select(*_MESSAGE_COLUMNS)
+    .join(ConversationUser, ConversationUser.conversation_id == Message.conversation_id)
+    .where(
+        ConversationUser.user_id == bindparam("user_id"),
+        # Both spellings, so the lookup is an index range scan on messages.email_message_id.
+        Message.email_message_id.in_(bindparam("spellings", expanding=True)),
+        Message.draft.is_(False),
+    )
+    .order_by(Message.delivered_at.desc(), Message.id.desc())
+    .limit(EMAIL_MESSAGE_ID_MATCHES)
+)
+_ATTACHMENTS = (
+    select(*(Attachment.__table__.c[name] for name in AttachmentRow._fields))
+    .where(Attachment.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Attachment.created_at, Attachment.filename, Attachment.id)
+)
+_AUTHORS = select(*(User.__table__.c[name] for name in UserRefRow._fields)).where(
+    User.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def list_conversation_messages(
     session: Session, *, actor: Principal, conversation_id: str, page: CursorPage
 ) -> list[MessageView]:
     """Delivered messages (no drafts), newest ``delivered_at`` first (spec 2.5.4)."""
     conversation = read_visible_conversation(session, actor=actor, conversation_id=conversation_id)
-    stmt = select(Message.id, Message.delivered_at, Message).where(
+    stmt = select(Message.id, Message.delivered_at, *_MESSAGE_COLUMNS).where(
         Message.conversation_id == conversation.id, Message.draft.is_(False)
     )
-    found = cursor_entities(
+    rows = cursor_rows(
         session, stmt, timestamp=Message.delivered_at, tiebreak=Message.id, page=page
     )
-    return load_message_views(session, found)
+    return load_message_views(session, [MessageRow._make(row[2:]) for row in rows])
 
 
 def get_messages(
@@ -261,10 +291,8 @@ def get_messages(
     """Messages in the order asked, each with its conversation; any unknown, draft or
     inaccessible id is a 404 naming it (spec 2.7.2)."""
     found = {
-        m.id: m
-        for m in session.scalars(
-            select(Message).where(Message.id.in_(ids), Message.draft.is_(False))
-        )
+        row[0]: MessageRow._make(row)
+        for row in session.connection().execute(_MESSAGES, {"ids": ids})
     }
     visible = visible_conversation_rows(session, actor, {m.conversation_id for m in found.values()})
     for message_id in ids or [""]:
@@ -281,19 +309,10 @@ def find_by_email_message_id(
     normalized = normalize_reference(email_message_id)
     if not normalized:
         raise BadRequest("'email_message_id' is required")
-    # Both spellings, so the lookup is an index range scan on messages.email_message_id.
-    stmt = (
-        select(Message)
-        .join(ConversationUser, ConversationUser.conversation_id == Message.conversation_id)
-        .where(
-            ConversationUser.user_id == actor.user_id,
-            Message.email_message_id.in_((normalized, f"<{normalized}>")),
-            Message.draft.is_(False),
-        )
-        .order_by(Message.delivered_at.desc(), Message.id.desc())
-        .limit(EMAIL_MESSAGE_ID_MATCHES)
-    )
-    messages = list(session.scalars(stmt))
+    params = {"user_id": actor.user_id, "spellings": [normalized, f"<{normalized}>"]}
+    messages = [
+        MessageRow._make(row) for row in session.connection().execute(_BY_EMAIL_MESSAGE_ID, params)
+    ]
     visible = visible_conversation_rows(session, actor, {m.conversation_id for m in messages})
     return _with_conversations(
         session, actor, [m for m in messages if m.conversation_id in visible], visible
@@ -301,26 +320,48 @@ def find_by_email_message_id(
 
 
 def load_message_views(
-    session: Session, messages: list[Message], *, all_authors: bool = False
+    session: Session, messages: Sequence[Message | MessageRow], *, all_authors: bool = False
 ) -> list[MessageView]:
     """Attachments and authors of a page of messages or drafts, in two queries at most.
 
     Only non-email messages render their author (spec 1A), drafts always do (``all_authors``).
     """
-    attachments = attachments_by_message(session, [m.id for m in messages])
+    if not messages:
+        return []
+    # Core reads do not autoflush: a writer's new attachments must be in the database first.
+    session.flush()
+    attachments = attachment_rows(session, [m.id for m in messages])
     wanted = {m.author_id for m in messages if m.author_id and (all_authors or m.type != "email")}
-    authors = users_by_id(session, wanted)
+    authors = author_rows(session, wanted)
     return [
         MessageView(
             message=m,
-            attachments=attachments.get(m.id, []),
+            attachments=list(attachments.get(m.id, [])),
             author=authors.get(m.author_id) if m.author_id else None,
         )
         for m in messages
     ]
 
 
+def attachment_rows(session: Session, message_ids: list[str]) -> dict[str, list[AttachmentRow]]:
+    """What the wire form shows of each message's attachments (never their bytes)."""
+    grouped: dict[str, list[AttachmentRow]] = {}
+    if message_ids:
+        for row in session.connection().execute(_ATTACHMENTS, {"ids": message_ids}):
+            grouped.setdefault(row.message_id or "", []).append(AttachmentRow._make(row))
+    return grouped
+
+
+def author_rows(session: Session, user_ids: Iterable[str]) -> dict[str, UserRefRow]:
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = session.connection().execute(_AUTHORS, {"ids": wanted})
+    return {row[0]: UserRefRow._make(row) for row in rows}
+
+
 def attachments_by_message(session: Session, message_ids: list[str]) -> dict[str, list[Attachment]]:
+    """The attachment entities, bytes deferred: for sending them (``delivery.mail``)."""
     if not message_ids:
         return {}
     grouped: dict[str, list[Attachment]] = {}
@@ -343,7 +384,7 @@ def users_by_id(session: Session, user_ids: Iterable[str]) -> dict[str, User]:
 def _with_conversations(
     session: Session,
     actor: Principal,
-    messages: list[Message],
+    messages: list[MessageRow],
     visible: dict[str, ConversationRow],
 ) -> list[tuple[MessageView, ConversationView]]:
     distinct = list(
