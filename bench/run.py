@@ -13,10 +13,28 @@
    ``MISSIVE_ACCESS_LOG=false`` as the baseline logs nothing) and runs every endpoint script,
    reads first: writes change what the inbox's first page holds.
 5. Prints a Markdown table (requests/s, p50, p99, the ratio to the baseline's insert or read,
-   non-2xx responses, load average) and writes it as JSON next to the table (``--json``).
+   non-2xx responses, load average, the server's RSS after the endpoint) and writes it as JSON
+   next to the table (``--json``).
 
 wrk runs on the same machine: ``-t2 -c16 -d{--duration}s --latency`` (``apt-get install wrk``),
 after 2 s of the same load as a warm-up that is not counted.
+
+**Memory.** ``serve`` with one worker runs uvicorn in its own process (no child; the delivery
+worker would be a thread, and ``MISSIVE_RUN_WORKER=false`` starts none), so the pid we spawn
+is the process that serves HTTP. Read from ``/proc/PID/status``: ``VmRSS`` once it answers
+(``start``) and after each endpoint's measured run (``after``), and ``VmHWM``, the peak RSS of
+the process's life, once it answers (``peak_at_start``: startup alone) and at the end
+(``peak``). JSON: ``{"results": [...], "server_rss_mb": {"peak": MB, "peak_at_start": MB,
+"start": MB, "after": {endpoint: MB}}}`` (MB = 10^6 bytes).
+
+**Flame graphs** (``--flame DIR``, e.g. ``bench/results/flame/sqlite-10k``): after each
+endpoint's measured run, an *extra* pass of the same wrk load runs under ``py-spy record --pid
+<serve> --rate 200 --threads --format flamegraph`` for ``--flame-seconds`` (default
+``--duration``) and writes ``DIR/<endpoint>.svg``. The measured run itself is never sampled, so
+the figures of record are unchanged by it; the extra pass makes the run about twice as long.
+py-spy samples every thread that is not idle (the event loop and the ``db/threads.py``
+database threads), one root per thread (``--threads``); ``serve`` has no subprocess to follow.
+It needs ptrace rights on the server (root, or ``kernel.yama.ptrace_scope=0``).
 """
 
 from __future__ import annotations
@@ -117,24 +135,73 @@ def serving(argv: list[str], env: dict[str, str], port: int) -> subprocess.Popen
     return process
 
 
-def wrk(script: Script, port: int, duration: int, env: dict[str, str]) -> Result:
-    def run(seconds: int) -> str:
-        return subprocess.run(
-            [
-                *("wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"),
-                *("-s", f"bench/{script.lua}.lua", f"http://127.0.0.1:{port}"),
-            ],
-            env={**os.environ, "TOKEN": TOKEN, **env, **(script.env or {})},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (the peak so far) of a process, in MB (10^6 bytes)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"no {field} in /proc/{pid}/status")
+    return round(int(match.group(1)) * 1024 / 1e6, 1)
 
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (every thread's), from ``/proc``."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def wrk_run(script: Script, port: int, seconds: int, env: dict[str, str]) -> str:
+    return subprocess.run(
+        [
+            *("wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"),
+            *("-s", f"bench/{script.lua}.lua", f"http://127.0.0.1:{port}"),
+        ],
+        env={**os.environ, "TOKEN": TOKEN, **env, **(script.env or {})},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def flame(
+    script: Script, port: int, seconds: int, env: dict[str, str], pid: int, out: Path
+) -> None:
+    """An extra pass of the script's load with py-spy sampling the server for ``seconds``.
+    wrk runs a second longer on each side, so every sample falls under load."""
+    spy = subprocess.Popen(
+        [
+            *(str(ROOT / ".venv/bin/py-spy"), "record", "--pid", str(pid)),
+            *("--format", "flamegraph", "--output", str(out)),
+            *("--duration", str(seconds), "--rate", "200", "--threads"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    load = subprocess.Popen(
+        [
+            *("wrk", "-t2", "-c16", f"-d{seconds + 2}s"),
+            *("-s", f"bench/{script.lua}.lua", f"http://127.0.0.1:{port}"),
+        ],
+        env={**os.environ, "TOKEN": TOKEN, **env, **(script.env or {})},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    _, errors = spy.communicate()
+    load.wait()
+    if spy.returncode != 0 or not out.exists():
+        raise SystemExit(f"py-spy failed for {script.name} ({spy.returncode}): {errors.strip()}")
+    print(f"flame graph: {out}", file=sys.stderr)
+
+
+def wrk(script: Script, port: int, duration: int, env: dict[str, str]) -> Result:
     # Warm-up, not counted: the first requests of an endpoint compile and prepare its
     # statements and fill caches, which would otherwise land in the p99.
-    run(WARM_UP_SECONDS)
-    out = run(duration)
+    wrk_run(script, port, WARM_UP_SECONDS, env)
+    out = wrk_run(script, port, duration, env)
 
     def find(pattern: str, default: str = "?") -> str:
         match = re.search(pattern, out, re.MULTILINE)
@@ -163,7 +230,18 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8112)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--only", help="comma-separated script names to run")
+    parser.add_argument(
+        "--flame",
+        type=Path,
+        metavar="DIR",
+        help="also record a py-spy flame graph per endpoint, DIR/<endpoint>.svg, in an extra pass",
+    )
+    parser.add_argument(
+        "--flame-seconds", type=int, help="seconds sampled per flame graph (default --duration)"
+    )
     args = parser.parse_args()
+    if args.flame:
+        args.flame.mkdir(parents=True, exist_ok=True)
 
     engine = make_engine(args.database_url)
     migrate.upgrade(engine)
@@ -252,29 +330,52 @@ def main() -> int:
         },
         args.port,
     )
+    if children(server.pid):  # e.g. --workers N: then the pid would not be the one serving
+        raise SystemExit(f"serve (pid {server.pid}) has child processes: {children(server.pid)}")
+    after: dict[str, float] = {}
+    rss = {
+        "peak": 0.0,
+        "peak_at_start": rss_mb(server.pid, "VmHWM"),
+        "start": rss_mb(server.pid),
+        "after": after,
+    }
     try:
         for script in api:
             if only and script.name not in only:
                 continue
             env = {"IDS": messages if script.name == "message_get" else conversations}
             result = wrk(script, args.port, args.duration, env)
+            after[script.name] = rss_mb(server.pid)
             if script.baseline:
                 result.ratio = round(result.rps / results[script.baseline].rps, 4)
             results[script.name] = result
+            if args.flame:
+                seconds = args.flame_seconds or args.duration
+                out = args.flame / f"{script.name}.svg"
+                flame(script, args.port, seconds, env, server.pid, out)
+        rss["peak"] = rss_mb(server.pid, "VmHWM")
     finally:
         server.terminate()
         server.wait(10)
 
     print(f"\n{args.database_url}, wrk -t2 -c16 -d{args.duration}s\n")
-    print("| script | req/s | p50 | p99 | ratio to baseline | non-2xx | load |")
-    print("|---|---|---|---|---|---|---|")
+    print("| script | req/s | p50 | p99 | ratio to baseline | non-2xx | load | serve RSS after |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results.values():
         ratio = f"{r.ratio:.1%}" if r.ratio is not None else ""
+        mem = f"{after[r.name]:,.0f} MB" if r.name in after else ""
         print(
-            f"| {r.label} | {r.rps:,.0f} | {r.p50} | {r.p99} | {ratio} | {r.non_2xx} | {r.load} |"
+            f"| {r.label} | {r.rps:,.0f} | {r.p50} | {r.p99} | {ratio} | {r.non_2xx} | {r.load} "
+            f"| {mem} |"
         )
+    print(
+        f"\nserve RSS: {rss['start']:,.0f} MB once up (peak so far {rss['peak_at_start']:,.0f} MB),"
+        f" peak (VmHWM) {rss['peak']:,.0f} MB at the end"
+        + (" (after the flame passes too)" if args.flame else "")
+    )
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in results.values()], indent=1) + "\n")
+        document = {"results": [asdict(r) for r in results.values()], "server_rss_mb": rss}
+        args.json.write_text(json.dumps(document, indent=1) + "\n")
     return 0
 
 
