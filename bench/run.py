@@ -270,6 +270,7 @@ def main() -> int:
         Script("baseline_read", "baseline: one primary-key SELECT", "baseline_read"),
     ]
     api = [
+        Script("inbox_page", "`GET /v1/conversations?inbox=true` (25 per page)", "inbox_page"),
         Script("inbox_list", "`GET /v1/conversations?inbox=true&limit=50`", "inbox_list"),
         Script("conversation_get", "`GET /v1/conversations/:id`", "conversation_get"),
         Script("message_get", "`GET /v1/messages/:id`", "message_get"),
@@ -299,7 +300,7 @@ def main() -> int:
     ]
     for script in api:
         if (
-            script.name in ("inbox_list", "conversation_get", "message_get")
+            script.name in ("inbox_page", "inbox_list", "conversation_get", "message_get")
             or script.lua == "contacts_search"
         ):
             script.baseline = script.baseline or "baseline_read"

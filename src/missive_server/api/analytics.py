@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, AppSettings, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.schemas.analytics import (
@@ -26,19 +26,15 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Analytics"])
     status_code=201,
     summary="Request a report; the worker computes it, then poll GET /v1/analytics/reports/:id",
 )
-async def create_report(
-    body: ReportsCreateBody,
-    session: DbSession,
-    actor: CurrentUser,
-    clock: AppClock,
-    settings: AppSettings,
-) -> Response:
+async def create_report(body: ReportsCreateBody, ctx: Context) -> Response:
     report = analytics.create_report(
-        session,
-        actor=actor,
+        ctx.session,
+        actor=ctx.actor,
         request=body.reports,
-        now=clock.now(),
-        policy=RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff_seconds),
+        now=ctx.clock.now(),
+        policy=RetryPolicy(
+            ctx.settings.delivery_max_attempts, ctx.settings.delivery_backoff_seconds
+        ),
     )
     return envelope("reports", {"id": report.id}, 201)
 
@@ -51,8 +47,8 @@ async def create_report(
     # Missive answers these 404s with no body at all (spec), not the error envelope.
     responses={404: {"description": "Computing, expired or unknown: an empty body"}},
 )
-async def get_report(
-    report_id: str, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
-    report = analytics.get_report(session, actor=actor, report_id=report_id, now=clock.now())
+async def get_report(report_id: str, ctx: Context) -> Response:
+    report = analytics.get_report(
+        ctx.session, actor=ctx.actor, report_id=report_id, now=ctx.clock.now()
+    )
     return envelope("reports", render_report(report))

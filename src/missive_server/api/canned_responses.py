@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, AppSettings, CurrentUser, DbSession
+from missive_server.api.deps import AppSettings, Context
 from missive_server.api.params import Limit, Offset, OrganizationFilter
 from missive_server.api.responses import envelope, wire
 from missive_server.api.routing import UnitOfWorkRoute
@@ -38,18 +38,16 @@ def _render(views: list[ResponseView], settings: AppSettings, status_code: int =
 
 @router.get("/responses", response_model=ResponsesEnvelope, summary="List canned responses")
 async def list_responses(
-    session: DbSession,
-    actor: CurrentUser,
-    settings: AppSettings,
+    ctx: Context,
     organization: OrganizationFilter = None,
     limit: Limit = None,
     offset: Offset = None,
 ) -> Response:
     page = offset_page(limit, offset)
     found = canned_responses.list_responses(
-        session, actor=actor, organization_id=organization, page=page
+        ctx.session, actor=ctx.actor, organization_id=organization, page=page
     )
-    return _render(found, settings)
+    return _render(found, ctx.settings)
 
 
 @router.get(
@@ -57,11 +55,11 @@ async def list_responses(
     response_model=ResponsesEnvelope,
     summary="Get canned responses (one id, or several comma-separated)",
 )
-async def get_responses(
-    ids: str, session: DbSession, actor: CurrentUser, settings: AppSettings
-) -> Response:
-    found = canned_responses.get_responses(session, actor=actor, response_ids=split_ids(ids))
-    return _render(found, settings)
+async def get_responses(ids: str, ctx: Context) -> Response:
+    found = canned_responses.get_responses(
+        ctx.session, actor=ctx.actor, response_ids=split_ids(ids)
+    )
+    return _render(found, ctx.settings)
 
 
 @router.post(
@@ -71,38 +69,29 @@ async def get_responses(
     responses=FORBIDDEN,
     summary="Create canned responses",
 )
-async def create_responses(
-    body: ResponsesCreateBody,
-    session: DbSession,
-    actor: CurrentUser,
-    clock: AppClock,
-    settings: AppSettings,
-) -> Response:
+async def create_responses(body: ResponsesCreateBody, ctx: Context) -> Response:
     created = canned_responses.create_responses(
-        session, actor=actor, items=body.responses, now=clock.now()
+        ctx.session, actor=ctx.actor, items=body.responses, now=ctx.clock.now()
     )
-    return _render(created, settings, 201)
+    return _render(created, ctx.settings, 201)
 
 
 @router.patch(
     "/responses/{ids}", response_model=ResponsesEnvelope, summary="Update canned responses"
 )
-async def update_responses(
-    ids: str,
-    body: ResponsesUpdateBody,
-    session: DbSession,
-    actor: CurrentUser,
-    clock: AppClock,
-    settings: AppSettings,
-) -> Response:
+async def update_responses(ids: str, body: ResponsesUpdateBody, ctx: Context) -> Response:
     updated = canned_responses.update_responses(
-        session, actor=actor, response_ids=split_ids(ids), items=body.responses, now=clock.now()
+        ctx.session,
+        actor=ctx.actor,
+        response_ids=split_ids(ids),
+        items=body.responses,
+        now=ctx.clock.now(),
     )
-    return _render(updated, settings)
+    return _render(updated, ctx.settings)
 
 
 @router.delete("/responses/{ids}", response_model=DeletedOut, summary="Delete canned responses")
-async def delete_responses(ids: str, session: DbSession, actor: CurrentUser) -> Response:
-    canned_responses.delete_responses(session, actor=actor, response_ids=split_ids(ids))
+async def delete_responses(ids: str, ctx: Context) -> Response:
+    canned_responses.delete_responses(ctx.session, actor=ctx.actor, response_ids=split_ids(ids))
     # Missive documents no body; ``{}`` suits clients that always parse JSON (spec 1.4).
     return wire({})

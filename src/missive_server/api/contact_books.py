@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Offset
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -19,9 +19,9 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Contact books"])
 @router.get(
     "/contact_books", response_model=ContactBooksEnvelope, summary="List accessible contact books"
 )
-async def list_contact_books(
-    session: DbSession, actor: CurrentUser, limit: Limit = None, offset: Offset = None
-) -> Response:
-    views = contact_books.list_contact_books(session, actor=actor, page=offset_page(limit, offset))
+async def list_contact_books(ctx: Context, limit: Limit = None, offset: Offset = None) -> Response:
+    views = contact_books.list_contact_books(
+        ctx.session, actor=ctx.actor, page=offset_page(limit, offset)
+    )
     rendered = [render_contact_book(v.book, share_with_users=v.share_with_users) for v in views]
     return envelope("contact_books", rendered)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from missive_server.api.deps import CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Offset
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -24,14 +24,17 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Contact groups"])
     summary="List the groups or organizations of a contact book",
 )
 async def list_contact_groups(
-    session: DbSession,
-    actor: CurrentUser,
+    ctx: Context,
     contact_book: Annotated[str, Query(description="Contact book id")],
     kind: Annotated[str, Query(description="group or organization")],
     limit: Limit = None,
     offset: Offset = None,
 ) -> Response:
     groups = contact_groups.list_contact_groups(
-        session, actor=actor, book_id=contact_book, kind=kind, page=offset_page(limit, offset)
+        ctx.session,
+        actor=ctx.actor,
+        book_id=contact_book,
+        kind=kind,
+        page=offset_page(limit, offset),
     )
     return envelope("contact_groups", [render_contact_group(g) for g in groups])

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Offset
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -38,8 +38,7 @@ def _render(views: list[ContactView], status_code: int = 200) -> Response:
 
 @router.get("/contacts", response_model=ContactsEnvelope, summary="List or search contacts")
 async def list_contacts(
-    session: DbSession,
-    actor: CurrentUser,
+    ctx: Context,
     contact_book: Annotated[str, Query(description="Contact book id")],
     order: Annotated[str, Query(description="last_name or last_modified")] = "last_name",
     limit: Limit = None,
@@ -56,7 +55,7 @@ async def list_contacts(
         include_deleted=include_deleted,
         search=search,
     )
-    return _render(contacts.list_contacts(session, actor=actor, query=query, page=page))
+    return _render(contacts.list_contacts(ctx.session, actor=ctx.actor, query=query, page=page))
 
 
 @router.get(
@@ -64,26 +63,30 @@ async def list_contacts(
     response_model=ContactsEnvelope,
     summary="Get a contact (an array of one; deleted contacts are 404)",
 )
-async def get_contact(contact_id: str, session: DbSession, actor: CurrentUser) -> Response:
-    found = contacts.get_contact(session, actor=actor, contact_id=contact_id.strip().lower())
+async def get_contact(contact_id: str, ctx: Context) -> Response:
+    found = contacts.get_contact(
+        ctx.session, actor=ctx.actor, contact_id=contact_id.strip().lower()
+    )
     return _render([found])
 
 
 @router.post(
     "/contacts", response_model=ContactsEnvelope, status_code=201, summary="Create contacts"
 )
-async def create_contacts(
-    body: ContactsCreateBody, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
-    created = contacts.create_contacts(session, actor=actor, items=body.contacts, now=clock.now())
+async def create_contacts(body: ContactsCreateBody, ctx: Context) -> Response:
+    created = contacts.create_contacts(
+        ctx.session, actor=ctx.actor, items=body.contacts, now=ctx.clock.now()
+    )
     return _render(created, 201)
 
 
 @router.patch("/contacts/{ids}", response_model=ContactsEnvelope, summary="Update contacts")
-async def update_contacts(
-    ids: str, body: ContactsUpdateBody, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
+async def update_contacts(ids: str, body: ContactsUpdateBody, ctx: Context) -> Response:
     updated = contacts.update_contacts(
-        session, actor=actor, contact_ids=split_ids(ids), items=body.contacts, now=clock.now()
+        ctx.session,
+        actor=ctx.actor,
+        contact_ids=split_ids(ids),
+        items=body.contacts,
+        now=ctx.clock.now(),
     )
     return _render(updated)

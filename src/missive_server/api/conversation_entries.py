@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import AppSettings, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Until
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -34,17 +34,14 @@ def _page(limit: int | None, until: int | None) -> CursorPage:
     summary="List a conversation's messages (newest delivered_at first, no drafts)",
 )
 async def list_conversation_messages(
-    conversation_id: str,
-    session: DbSession,
-    actor: CurrentUser,
-    settings: AppSettings,
-    limit: Limit = None,
-    until: Until = None,
+    conversation_id: str, ctx: Context, limit: Limit = None, until: Until = None
 ) -> Response:
     found = messages.list_conversation_messages(
-        session, actor=actor, conversation_id=conversation_id, page=_page(limit, until)
+        ctx.session, actor=ctx.actor, conversation_id=conversation_id, page=_page(limit, until)
     )
-    return envelope("messages", [render_message(v, public_url=settings.public_base) for v in found])
+    return envelope(
+        "messages", [render_message(v, public_url=ctx.settings.public_base) for v in found]
+    )
 
 
 @router.get(
@@ -53,17 +50,14 @@ async def list_conversation_messages(
     summary="List a conversation's comments (newest created_at first)",
 )
 async def list_conversation_comments(
-    conversation_id: str,
-    session: DbSession,
-    actor: CurrentUser,
-    settings: AppSettings,
-    limit: Limit = None,
-    until: Until = None,
+    conversation_id: str, ctx: Context, limit: Limit = None, until: Until = None
 ) -> Response:
     found = comments.list_comments(
-        session, actor=actor, conversation_id=conversation_id, page=_page(limit, until)
+        ctx.session, actor=ctx.actor, conversation_id=conversation_id, page=_page(limit, until)
     )
-    return envelope("comments", [render_comment(v, public_url=settings.public_base) for v in found])
+    return envelope(
+        "comments", [render_comment(v, public_url=ctx.settings.public_base) for v in found]
+    )
 
 
 @router.get(
@@ -72,17 +66,12 @@ async def list_conversation_comments(
     summary="List a conversation's drafts (newest created_at first; until compares created_at)",
 )
 async def list_conversation_drafts(
-    conversation_id: str,
-    session: DbSession,
-    actor: CurrentUser,
-    settings: AppSettings,
-    limit: Limit = None,
-    until: Until = None,
+    conversation_id: str, ctx: Context, limit: Limit = None, until: Until = None
 ) -> Response:
     found = drafts.list_drafts(
-        session, actor=actor, conversation_id=conversation_id, page=_page(limit, until)
+        ctx.session, actor=ctx.actor, conversation_id=conversation_id, page=_page(limit, until)
     )
-    return envelope("drafts", [render_draft(v, public_url=settings.public_base) for v in found])
+    return envelope("drafts", [render_draft(v, public_url=ctx.settings.public_base) for v in found])
 
 
 @router.get(
@@ -91,13 +80,9 @@ async def list_conversation_drafts(
     summary="List a conversation's posts (newest created_at first)",
 )
 async def list_conversation_posts(
-    conversation_id: str,
-    session: DbSession,
-    actor: CurrentUser,
-    limit: Limit = None,
-    until: Until = None,
+    conversation_id: str, ctx: Context, limit: Limit = None, until: Until = None
 ) -> Response:
     found = posts.list_posts(
-        session, actor=actor, conversation_id=conversation_id, page=_page(limit, until)
+        ctx.session, actor=ctx.actor, conversation_id=conversation_id, page=_page(limit, until)
     )
     return envelope("posts", [render_post(v) for v in found])

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, AppSettings, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.errors import BadRequest
@@ -32,20 +32,13 @@ MISMATCH = "'conversations' must hold exactly one object per id in the path, eac
     response_model=ConversationsEnvelope,
     summary="Update conversations silently (state, team, users, assignees, labels, subject, color)",
 )
-async def update_conversations(
-    ids: str,
-    body: ConversationsPatchBody,
-    session: DbSession,
-    actor: CurrentUser,
-    settings: AppSettings,
-    clock: AppClock,
-) -> Response:
+async def update_conversations(ids: str, body: ConversationsPatchBody, ctx: Context) -> Response:
     changes = pair_with_path(split_ids(ids), body.conversations)
     updated = conversation_actions.update_conversations(
-        session, actor=actor, changes=changes, now=clock.now()
+        ctx.session, actor=ctx.actor, changes=changes, now=ctx.clock.now()
     )
-    views = load_views(session, updated, actor=actor)
-    rendered = [render_conversation(v, public_url=settings.public_base) for v in views]
+    views = load_views(ctx.session, updated, actor=ctx.actor)
+    rendered = [render_conversation(v, public_url=ctx.settings.public_base) for v in views]
     return envelope("conversations", rendered)
 
 
@@ -66,23 +59,16 @@ def pair_with_path(
     response_model=ConversationsEnvelope,
     summary="Merge a conversation into another (the survivor is returned)",
 )
-async def merge_conversation(
-    conversation_id: str,
-    body: MergeIn,
-    session: DbSession,
-    actor: CurrentUser,
-    settings: AppSettings,
-    clock: AppClock,
-) -> Response:
+async def merge_conversation(conversation_id: str, body: MergeIn, ctx: Context) -> Response:
     survivor = merges.merge_conversations(
-        session,
-        actor=actor,
+        ctx.session,
+        actor=ctx.actor,
         source_id=conversation_id,
         target_id=body.target,
         subject=body.subject,
-        now=clock.now(),
+        now=ctx.clock.now(),
     )
-    views = load_views(session, [survivor], actor=actor)
+    views = load_views(ctx.session, [survivor], actor=ctx.actor)
     return envelope(
-        "conversations", [render_conversation(views[0], public_url=settings.public_base)]
+        "conversations", [render_conversation(views[0], public_url=ctx.settings.public_base)]
     )

@@ -3,6 +3,7 @@ docs/architecture.md, "Route style")."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -39,7 +40,7 @@ AppClock = Annotated[Clock, Depends(_clock)]
 def authenticate_request(request: Request, session: Session) -> Principal | None:
     """The request's bearer token to its principal, once per request: from the per-process
     cache, else one lookup (which also refreshes the token's ``last_used_at``). Used by the
-    ``CurrentUser`` dependency and by ``api.idempotency``, which authenticates keyed writes
+    ``Context`` dependency and by ``api.idempotency``, which authenticates keyed writes
     before the route runs."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
@@ -60,13 +61,25 @@ def authenticate_request(request: Request, session: Session) -> Principal | None
     return principal
 
 
-async def _current_user(request: Request) -> Principal:
-    # The session from the request, not a ``DbSession`` parameter: each sub-dependency is one
-    # more pass of FastAPI's solver on every request (bench/README.md, issue 13).
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    """What an authenticated ``/v1`` route needs of its request, as one dependency: each
+    dependency is one more pass of FastAPI's solver on every request, and four of them (session,
+    user, settings, clock) cost a conversation read 10 % of its CPU (bench/README.md, issue 13).
+    Services still take each of these as an explicit argument."""
+
+    session: Session
+    actor: Principal
+    settings: Settings
+    clock: Clock
+
+
+async def _api_context(request: Request) -> ApiContext:
     principal = authenticate_request(request, request.state.db)
     if principal is None:
         raise Unauthorized()
-    return principal
+    state = request.app.state
+    return ApiContext(request.state.db, principal, state.settings, state.clock)
 
 
-CurrentUser = Annotated[Principal, Depends(_current_user)]
+Context = Annotated[ApiContext, Depends(_api_context)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, AppSettings, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Until
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -28,11 +28,11 @@ def render(views: list[DeliveryView]) -> Response:
     summary="A hook's deliveries and their attempts, newest first (extension)",
 )
 async def list_hook_deliveries(
-    hook_id: str, session: DbSession, actor: CurrentUser, limit: Limit = None, until: Until = None
+    hook_id: str, ctx: Context, limit: Limit = None, until: Until = None
 ) -> Response:
-    hook = hook_deliveries.visible_hook(session, actor=actor, hook_id=hook_id)
+    hook = hook_deliveries.visible_hook(ctx.session, actor=ctx.actor, hook_id=hook_id)
     page = cursor_page(limit, until, default=50, maximum=200)
-    return render(hook_deliveries.list_deliveries(session, page=page, hook_id=hook.id))
+    return render(hook_deliveries.list_deliveries(ctx.session, page=page, hook_id=hook.id))
 
 
 @router.post(
@@ -40,16 +40,9 @@ async def list_hook_deliveries(
     response_model=DeliveriesEnvelope,
     summary="Send a delivery again now, same id and body (extension)",
 )
-async def redeliver_hook_delivery(
-    hook_id: str,
-    delivery_id: str,
-    session: DbSession,
-    actor: CurrentUser,
-    clock: AppClock,
-    settings: AppSettings,
-) -> Response:
-    hook = hook_deliveries.visible_hook(session, actor=actor, hook_id=hook_id)
-    view = hook_deliveries.get_delivery(session, delivery_id=delivery_id, hook_id=hook.id)
-    policy = SCHEDULES[settings.webhook_retry_schedule]
-    hook_deliveries.redeliver(session, view=view, now=clock.now(), policy=policy)
+async def redeliver_hook_delivery(hook_id: str, delivery_id: str, ctx: Context) -> Response:
+    hook = hook_deliveries.visible_hook(ctx.session, actor=ctx.actor, hook_id=hook_id)
+    view = hook_deliveries.get_delivery(ctx.session, delivery_id=delivery_id, hook_id=hook.id)
+    policy = SCHEDULES[ctx.settings.webhook_retry_schedule]
+    hook_deliveries.redeliver(ctx.session, view=view, now=ctx.clock.now(), policy=policy)
     return render([view])

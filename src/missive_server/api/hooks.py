@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, AppSettings, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Offset, OrganizationFilter
 from missive_server.api.responses import envelope, wire
 from missive_server.api.routing import UnitOfWorkRoute
@@ -51,44 +51,38 @@ AppResolver = Annotated[Resolver, Depends(resolver)]
     responses=FORBIDDEN,
     summary="Create a webhook subscription",
 )
-async def create_hook(
-    body: HookCreateBody,
-    session: DbSession,
-    actor: CurrentUser,
-    clock: AppClock,
-    settings: AppSettings,
-    resolve: AppResolver,
-) -> Response:
+async def create_hook(body: HookCreateBody, ctx: Context, resolve: AppResolver) -> Response:
     # In the thread pool: the URL check's DNS lookup may block for seconds, and must not stall
-    # the event loop (the session is used by that one thread meanwhile).
+    # the event loop (the ctx.session is used by that one thread meanwhile).
     hook = await run_in_threadpool(
         hooks.create_hook,
-        session,
-        actor=actor,
+        ctx.session,
+        actor=ctx.actor,
         item=body.hooks,
-        now=clock.now(),
-        urls=WebhookUrlPolicy.from_settings(settings, resolve=resolve),
+        now=ctx.clock.now(),
+        urls=WebhookUrlPolicy.from_settings(ctx.settings, resolve=resolve),
     )
     return envelope("hooks", render_created_hook(hook), 201)
 
 
 @router.get("/hooks", response_model=HooksEnvelope, summary="List webhook subscriptions")
 async def list_hooks(
-    session: DbSession,
-    actor: CurrentUser,
+    ctx: Context,
     organization: OrganizationFilter = None,
     limit: Limit = None,
     offset: Offset = None,
 ) -> Response:
     found = hooks.list_hooks(
-        session, actor=actor, organization_id=organization, page=offset_page(limit, offset)
+        ctx.session, actor=ctx.actor, organization_id=organization, page=offset_page(limit, offset)
     )
     return envelope("hooks", [render_hook(h) for h in found])
 
 
 @router.get("/hooks/{hook_id}", response_model=HookEnvelope, summary="Get a webhook subscription")
-async def get_hook(hook_id: str, session: DbSession, actor: CurrentUser) -> Response:
-    return envelope("hooks", render_hook(hooks.get_hook(session, actor=actor, hook_id=hook_id)))
+async def get_hook(hook_id: str, ctx: Context) -> Response:
+    return envelope(
+        "hooks", render_hook(hooks.get_hook(ctx.session, actor=ctx.actor, hook_id=hook_id))
+    )
 
 
 @router.patch(
@@ -96,11 +90,9 @@ async def get_hook(hook_id: str, session: DbSession, actor: CurrentUser) -> Resp
     response_model=HookEnvelope,
     summary="Enable (resetting the failure count) or disable a webhook subscription",
 )
-async def update_hook(
-    hook_id: str, body: HookUpdateBody, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
+async def update_hook(hook_id: str, body: HookUpdateBody, ctx: Context) -> Response:
     hook = hooks.update_hook(
-        session, actor=actor, hook_id=hook_id, patch=body.hooks, now=clock.now()
+        ctx.session, actor=ctx.actor, hook_id=hook_id, patch=body.hooks, now=ctx.clock.now()
     )
     return envelope("hooks", render_hook(hook))
 
@@ -108,9 +100,7 @@ async def update_hook(
 @router.delete(
     "/hooks/{hook_id}", response_model=DeletedOut, summary="Delete a webhook subscription"
 )
-async def delete_hook(
-    hook_id: str, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
-    hooks.delete_hook(session, actor=actor, hook_id=hook_id, now=clock.now())
+async def delete_hook(hook_id: str, ctx: Context) -> Response:
+    hooks.delete_hook(ctx.session, actor=ctx.actor, hook_id=hook_id, now=ctx.clock.now())
     # Missive documents no body; ``{}`` suits clients that always parse JSON (spec 1.4).
     return wire({})

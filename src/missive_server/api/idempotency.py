@@ -3,7 +3,7 @@
 
 A write (POST, PATCH, DELETE) that carries the header is authenticated here, before its route
 runs, because a key belongs to the token's user; the principal is handed on to the route's
-``CurrentUser`` through ``request.state``. Then, in order:
+``Context`` through ``request.state``. Then, in order:
 
 - ``IdempotentRequest.open`` reserves the key (its own short transaction), or answers at once:
   the stored answer with ``Idempotent-Replayed: true``, 409 while the first request runs, 422
@@ -170,7 +170,7 @@ def _key_scope(request: Request, session: Session) -> KeyScope | None:
     problem = idempotency.key_problem(keys[0])
     if problem is not None:
         raise BadRequest(problem)
-    principal = authenticate_request(request, session)  # the route's CurrentUser reuses it
+    principal = authenticate_request(request, session)  # the route's Context reuses it
     if principal is None:
         return None
     return KeyScope(principal.user_id, keys[0])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, AppSettings, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.ids import split_ids
@@ -36,13 +36,11 @@ MessageIds = Annotated[str, Path(description="One id, or several separated by co
     response_model=MessagesEnvelope,
     summary="Find messages by email Message-ID (latest 10, newest first)",
 )
-async def find_messages(
-    session: DbSession, actor: CurrentUser, settings: AppSettings, email_message_id: EmailMessageId
-) -> Response:
+async def find_messages(ctx: Context, email_message_id: EmailMessageId) -> Response:
     found = messages.find_by_email_message_id(
-        session, actor=actor, email_message_id=email_message_id
+        ctx.session, actor=ctx.actor, email_message_id=email_message_id
     )
-    return envelope("messages", _render(found, settings.public_base))
+    return envelope("messages", _render(found, ctx.settings.public_base))
 
 
 @router.get(
@@ -50,11 +48,11 @@ async def find_messages(
     response_model=MessageEnvelope,
     summary="Get a message (an object), or several comma-separated ids (an array)",
 )
-async def get_messages(
-    message_ids: MessageIds, session: DbSession, actor: CurrentUser, settings: AppSettings
-) -> Response:
+async def get_messages(message_ids: MessageIds, ctx: Context) -> Response:
     ids = split_ids(message_ids)
-    rendered = _render(messages.get_messages(session, actor=actor, ids=ids), settings.public_base)
+    rendered = _render(
+        messages.get_messages(ctx.session, actor=ctx.actor, ids=ids), ctx.settings.public_base
+    )
     # Spec 2.7.2: the batch form (any comma in the path) answers an array, a single id an object.
     return envelope("messages", rendered if "," in message_ids else rendered[0])
 
@@ -65,11 +63,9 @@ async def get_messages(
     status_code=201,
     summary="Record an incoming message in a custom channel, optionally acting on its conversation",
 )
-async def create_message(
-    body: MessagesCreateBody, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
+async def create_message(body: MessagesCreateBody, ctx: Context) -> Response:
     message = channel_messages.create_channel_message(
-        session, actor=actor, request=body.messages.to_request(), now=clock.now()
+        ctx.session, actor=ctx.actor, request=body.messages.to_request(), now=ctx.clock.now()
     )
     # Missive documents no response body (spec 2.7.1): ours mirrors drafts and posts.
     return envelope("messages", {"id": message.id, "conversation": message.conversation_id}, 201)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Offset
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -17,9 +17,7 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Organizations"])
 
 
 @router.get("/organizations", response_model=OrganizationsEnvelope, summary="List organizations")
-async def list_organizations(
-    session: DbSession, actor: CurrentUser, limit: Limit = None, offset: Offset = None
-) -> Response:
+async def list_organizations(ctx: Context, limit: Limit = None, offset: Offset = None) -> Response:
     page = offset_page(limit, offset)
-    found = organizations.list_organizations(session, actor=actor, page=page)
+    found = organizations.list_organizations(ctx.session, actor=ctx.actor, page=page)
     return envelope("organizations", [render_organization(o) for o in found])

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.responses import envelope, wire
 from missive_server.api.routing import UnitOfWorkRoute
 from missive_server.schemas.base import ErrorEnvelope
@@ -30,19 +30,17 @@ FORBIDDEN: dict[int | str, dict[str, Any]] = {
     status_code=201,
     summary="Post into a new or existing conversation, optionally acting on it",
 )
-async def create_post(
-    body: PostsCreateBody, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
+async def create_post(body: PostsCreateBody, ctx: Context) -> Response:
     post_in = body.posts
     actions = posts.post_actions(post_in.to_actions(), keep_closed=bool(post_in.reopen))
     post = posts.create_post(
-        session,
-        actor=actor,
+        ctx.session,
+        actor=ctx.actor,
         content=post_in.to_content(),
         conversation_id=post_in.conversation,
         references=post_in.references,
         actions=actions,
-        now=clock.now(),
+        now=ctx.clock.now(),
         rename_existing=bool(post_in.update_existing_conversation_subject),
     )
     return envelope("posts", {"id": post.id, "conversation": post.conversation_id}, 201)
@@ -54,7 +52,7 @@ async def create_post(
     responses=FORBIDDEN,
     summary="Delete a post",
 )
-async def delete_post(post_id: str, session: DbSession, actor: CurrentUser) -> Response:
-    posts.delete_post(session, actor=actor, post_id=post_id)
+async def delete_post(post_id: str, ctx: Context) -> Response:
+    posts.delete_post(ctx.session, actor=ctx.actor, post_id=post_id)
     # Missive documents no body; ``{}`` suits clients that always parse JSON (spec 1.4).
     return wire({})

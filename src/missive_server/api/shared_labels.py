@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Offset, OrganizationFilter
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -42,15 +42,14 @@ def _render(views: list[SharedLabelView], status_code: int = 200) -> Response:
 
 @router.get("/shared_labels", response_model=SharedLabelsEnvelope, summary="List shared labels")
 async def list_shared_labels(
-    session: DbSession,
-    actor: CurrentUser,
+    ctx: Context,
     organization: OrganizationFilter = None,
     limit: Limit = None,
     offset: Offset = None,
 ) -> Response:
     page = offset_page(limit, offset)
     found = shared_labels.list_shared_labels(
-        session, actor=actor, organization_id=organization, page=page
+        ctx.session, actor=ctx.actor, organization_id=organization, page=page
     )
     return _render(found)
 
@@ -62,11 +61,9 @@ async def list_shared_labels(
     responses=FORBIDDEN,
     summary="Create shared labels",
 )
-async def create_shared_labels(
-    body: SharedLabelsCreateBody, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
+async def create_shared_labels(body: SharedLabelsCreateBody, ctx: Context) -> Response:
     created = shared_labels.create_shared_labels(
-        session, actor=actor, items=body.shared_labels, now=clock.now()
+        ctx.session, actor=ctx.actor, items=body.shared_labels, now=ctx.clock.now()
     )
     return _render(created, 201)
 
@@ -77,10 +74,8 @@ async def create_shared_labels(
     responses=FORBIDDEN,
     summary="Update shared labels",
 )
-async def update_shared_labels(
-    ids: str, body: SharedLabelsUpdateBody, session: DbSession, actor: CurrentUser
-) -> Response:
+async def update_shared_labels(ids: str, body: SharedLabelsUpdateBody, ctx: Context) -> Response:
     updated = shared_labels.update_shared_labels(
-        session, actor=actor, label_ids=split_ids(ids), items=body.shared_labels
+        ctx.session, actor=ctx.actor, label_ids=split_ids(ids), items=body.shared_labels
     )
     return _render(updated)

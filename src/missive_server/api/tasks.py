@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Until
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -57,14 +57,10 @@ Filters = Annotated[tasks.TaskFilters, Depends(_filters)]
 
 @router.get("/tasks", response_model=TasksEnvelope, summary="List tasks, newest activity first")
 async def list_tasks(
-    session: DbSession,
-    actor: CurrentUser,
-    filters: Filters,
-    limit: Limit = None,
-    until: Until = None,
+    ctx: Context, filters: Filters, limit: Limit = None, until: Until = None
 ) -> Response:
     page = cursor_page(limit, until, default=25, maximum=50)
-    found = tasks.list_tasks(session, actor=actor, filters=filters, page=page)
+    found = tasks.list_tasks(ctx.session, actor=ctx.actor, filters=filters, page=page)
     return envelope("tasks", [render_task(v) for v in found])
 
 
@@ -73,8 +69,8 @@ async def list_tasks(
     response_model=TaskDetailEnvelope,
     summary="Get a task with its assignees and team",
 )
-async def get_task(task_id: str, session: DbSession, actor: CurrentUser) -> Response:
-    found = tasks.get_task(session, actor=actor, task_id=task_id)
+async def get_task(task_id: str, ctx: Context) -> Response:
+    found = tasks.get_task(ctx.session, actor=ctx.actor, task_id=task_id)
     return envelope("tasks", render_task_detail(found))
 
 
@@ -84,30 +80,26 @@ async def get_task(task_id: str, session: DbSession, actor: CurrentUser) -> Resp
     status_code=201,
     summary="Create a standalone task or a subtask in a conversation",
 )
-async def create_task(
-    body: TasksCreateBody, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
+async def create_task(body: TasksCreateBody, ctx: Context) -> Response:
     created = task_changes.create_task(
-        session,
-        actor=actor,
+        ctx.session,
+        actor=ctx.actor,
         fields=body.tasks.to_fields(),
         placement=body.tasks.to_placement(),
-        now=clock.now(),
+        now=ctx.clock.now(),
     )
-    view = tasks.task_views(session, [created], with_teams=False)[0]
+    view = tasks.task_views(ctx.session, [created], with_teams=False)[0]
     return envelope("tasks", render_task(view), 201)
 
 
 @router.patch("/tasks/{task_id}", response_model=TaskEnvelope, summary="Update a task")
-async def update_task(
-    task_id: str,
-    body: TasksUpdateBody,
-    session: DbSession,
-    actor: CurrentUser,
-    clock: AppClock,
-) -> Response:
+async def update_task(task_id: str, body: TasksUpdateBody, ctx: Context) -> Response:
     updated = task_changes.update_task(
-        session, actor=actor, task_id=task_id, fields=body.tasks.to_fields(), now=clock.now()
+        ctx.session,
+        actor=ctx.actor,
+        task_id=task_id,
+        fields=body.tasks.to_fields(),
+        now=ctx.clock.now(),
     )
-    view = tasks.task_views(session, [updated], with_teams=False)[0]
+    view = tasks.task_views(ctx.session, [updated], with_teams=False)[0]
     return envelope("tasks", render_task(view))

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import AppClock, CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Offset, OrganizationFilter
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -39,14 +39,15 @@ def _render(views: list[TeamView], status_code: int = 200) -> Response:
 
 @router.get("/teams", response_model=TeamsEnvelope, summary="List teams")
 async def list_teams(
-    session: DbSession,
-    actor: CurrentUser,
+    ctx: Context,
     organization: OrganizationFilter = None,
     limit: Limit = None,
     offset: Offset = None,
 ) -> Response:
     page = offset_page(limit, offset)
-    return _render(teams.list_teams(session, actor=actor, organization_id=organization, page=page))
+    return _render(
+        teams.list_teams(ctx.session, actor=ctx.actor, organization_id=organization, page=page)
+    )
 
 
 @router.post(
@@ -56,18 +57,18 @@ async def list_teams(
     responses=FORBIDDEN,
     summary="Create teams",
 )
-async def create_teams(
-    body: TeamsCreateBody, session: DbSession, actor: CurrentUser, clock: AppClock
-) -> Response:
-    created = teams.create_teams(session, actor=actor, items=body.teams, now=clock.now())
+async def create_teams(body: TeamsCreateBody, ctx: Context) -> Response:
+    created = teams.create_teams(
+        ctx.session, actor=ctx.actor, items=body.teams, now=ctx.clock.now()
+    )
     return _render(created, 201)
 
 
 @router.patch(
     "/teams/{ids}", response_model=TeamsEnvelope, responses=FORBIDDEN, summary="Update teams"
 )
-async def update_teams(
-    ids: str, body: TeamsUpdateBody, session: DbSession, actor: CurrentUser
-) -> Response:
-    updated = teams.update_teams(session, actor=actor, team_ids=split_ids(ids), items=body.teams)
+async def update_teams(ids: str, body: TeamsUpdateBody, ctx: Context) -> Response:
+    updated = teams.update_teams(
+        ctx.session, actor=ctx.actor, team_ids=split_ids(ids), items=body.teams
+    )
     return _render(updated)

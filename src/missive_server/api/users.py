@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from missive_server.api.deps import CurrentUser, DbSession
+from missive_server.api.deps import Context
 from missive_server.api.params import Limit, Offset, OrganizationFilter
 from missive_server.api.responses import envelope
 from missive_server.api.routing import UnitOfWorkRoute
@@ -18,13 +18,12 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Users"])
 
 @router.get("/users", response_model=UsersEnvelope, summary="List users")
 async def list_users(
-    session: DbSession,
-    actor: CurrentUser,
+    ctx: Context,
     organization: OrganizationFilter = None,
     limit: Limit = None,
     offset: Offset = None,
 ) -> Response:
     found = users.list_users(
-        session, actor=actor, organization_id=organization, page=offset_page(limit, offset)
+        ctx.session, actor=ctx.actor, organization_id=organization, page=offset_page(limit, offset)
     )
-    return envelope("users", [render_user(u, me_id=actor.user_id) for u in found])
+    return envelope("users", [render_user(u, me_id=ctx.actor.user_id) for u in found])

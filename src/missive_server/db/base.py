@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, MetaData
+from sqlalchemy import JSON, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names, so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -20,3 +20,9 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's ``Table``, typed as one (``__table__`` is typed as any ``FromClause``): for
+    Core statements on the hot paths, which skip the ORM's per-statement work (issue 13)."""
+    return Base.metadata.tables[model.__tablename__]

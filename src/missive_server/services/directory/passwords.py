@@ -6,6 +6,7 @@ SHA-256 (the secret is random and long, so a fast hash is enough there, as for A
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -28,8 +29,14 @@ MIN_LENGTH = 8
 MAX_LENGTH = 1024
 #: How long a reset link works, and how many may be outstanding for one user at once.
 RESET_SECONDS = 30 * 60
-#: Verified when the address is unknown, so a sign-in takes as long whether or not it exists.
-_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the address is unknown, so a sign-in takes as long whether or not it
+    exists. Made on first use, not at import: hashing costs 64 MiB and ~0.15 s, which every
+    process paid at start (bench/README.md, "Cold start")."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 def check_password_rules(password: str) -> str:
@@ -69,7 +76,7 @@ def sign_in_with_password(session: Session, *, email: str, password: str) -> Pri
 
 def _spend_a_verification(password: str) -> None:
     with contextlib.suppress(VerificationError):
-        HASHER.verify(_DUMMY_HASH, password[:MAX_LENGTH])
+        HASHER.verify(_dummy_hash(), password[:MAX_LENGTH])
 
 
 @dataclass(frozen=True, slots=True)
