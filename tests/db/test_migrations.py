@@ -8,15 +8,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, String, event, select
+from sqlalchemy import Engine, String, event, inspect, select
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
 from missive_server.clock import FrozenClock
 from missive_server.db import migrate
 from missive_server.db.base import Base
-from missive_server.db.models import Comment, ConversationSearchTerm
+from missive_server.db.models import Comment, ContactSearchTerm, ConversationSearchTerm
 from missive_server.services.conversations.attachments import NewAttachment
 from missive_server.services.conversations.comments import create_comment
+from tests.api import contacts_support
 from tests.factories import EntryFactory, Factory
 
 
@@ -121,3 +123,41 @@ def test_the_search_terms_migration_backfills_what_the_services_write(
             )
         )
     assert backfilled == written
+
+
+def test_the_contact_sort_name_migration_backfills_what_the_services_write(
+    engine: Engine, client: TestClient, factory: Factory
+) -> None:
+    _, _, token, book = contacts_support.setup(factory)
+    contacts_support.create(
+        client,
+        token,
+        {"contact_book": book.id, "first_name": "Zoë", "last_name": "Adams", "notes": "vip"},
+        {"contact_book": book.id, "first_name": "Bob", "notes": "vip lead"},
+    )
+    factory.session.close()
+    terms = ContactSearchTerm.__table__
+
+    def stored() -> set[tuple[str, ...]]:
+        with engine.connect() as connection:
+            return {tuple(row) for row in connection.execute(select(terms))}
+
+    def key() -> list[str]:
+        with engine.connect() as connection:
+            found: list[str] = inspect(connection).get_pk_constraint(terms.name)[
+                "constrained_columns"
+            ]
+            return found
+
+    written = stored()
+    assert {(t, s) for _, t, s, _ in written} >= {("zoe", "adams\x1fzoe"), ("vip", "\x1fbob")}
+    assert key() == ["contact_book_id", "term", "sort_name", "contact_id"]
+
+    config = migrate.alembic_config(engine)
+    with migrate.migration_connection(engine) as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0015")
+    assert key() == ["contact_book_id", "term", "contact_id"]
+    migrate.upgrade(engine)
+    assert stored() == written
+    assert key() == ["contact_book_id", "term", "sort_name", "contact_id"]

@@ -156,12 +156,15 @@ def test_a_generated_contact_is_what_post_contacts_writes(
 
     assert comparable(fetched) == comparable(generated)
 
-    def terms(contact_id: str) -> set[str]:
-        query = select(ContactSearchTerm.term).where(ContactSearchTerm.contact_id == contact_id)
-        return set(session.scalars(query))
+    def terms(contact_id: str) -> set[tuple[str, str]]:
+        t = ContactSearchTerm
+        query = select(t.term, t.sort_name).where(t.contact_id == contact_id)
+        return {(term, sort_name) for term, sort_name in session.execute(query)}
 
     assert terms(created["id"]) == terms(generated["id"])
     assert len(terms(generated["id"])) > 10
+    sort_name = session.scalar(select(Contact.sort_name).where(Contact.id == generated["id"]))
+    assert {s for _, s in terms(generated["id"])} == {sort_name}
 
 
 def test_the_dataset_is_deterministic_and_sized_as_asked(engine: Engine, session: Session) -> None:

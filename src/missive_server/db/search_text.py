@@ -17,6 +17,8 @@ from sqlalchemy import String
 
 #: Longest stored search term; longer words are cut (queries are cut the same way).
 TERM_MAX = 64
+#: Longest ``sort_name`` of a contact (``contacts`` and ``contact_search_terms``).
+SORT_NAME_MAX = 512
 
 
 def binary_string(length: int) -> String:
@@ -45,6 +47,11 @@ def normalise(text: str) -> str:
     """Lowercase without accents: "Québec" and "quebec" are one term."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def sort_name(first_name: str | None, last_name: str | None) -> str:
+    """A contact's key for ``order=last_name``: normalised last name, then first name."""
+    return f"{normalise(last_name or '')}\x1f{normalise(first_name or '')}"[:SORT_NAME_MAX]
 
 
 def words(text: str | None) -> set[str]:

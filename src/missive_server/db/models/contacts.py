@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from missive_server.db.base import Base
-from missive_server.db.search_text import TERM_MAX
+from missive_server.db.search_text import SORT_NAME_MAX, TERM_MAX
 from missive_server.db.search_text import binary_string as _binary
 
 
@@ -93,7 +93,7 @@ class Contact(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     #: ``order=last_name``: lowercased last name, then first name (never NULL, so both
     #: backends sort contacts without a last name the same way: first).
-    sort_name: Mapped[str] = mapped_column(_binary(512))
+    sort_name: Mapped[str] = mapped_column(_binary(SORT_NAME_MAX))
     created_at: Mapped[int] = mapped_column(BigInteger)
     modified_at: Mapped[int] = mapped_column(BigInteger)
 
@@ -153,7 +153,12 @@ class ContactMembership(Base):
 
 
 class ContactSearchTerm(Base):
-    """Normalised words of a contact; the primary key is the search index (see services)."""
+    """Normalised words of a contact; the primary key is the search index (see services).
+
+    ``sort_name`` is the contact's, copied so a search pages in ``order=last_name`` from this
+    index alone: one term's matches are stored in page order, and a prefix range's matches are
+    sorted without reading ``contacts`` (written with the terms, in the same transaction).
+    """
 
     __tablename__ = "contact_search_terms"
     # WITHOUT ROWID on SQLite: the primary key is the table, so a range scan reads the terms
@@ -164,6 +169,7 @@ class ContactSearchTerm(Base):
         ForeignKey("contact_books.id", ondelete="CASCADE"), primary_key=True
     )
     term: Mapped[str] = mapped_column(_binary(TERM_MAX), primary_key=True)
+    sort_name: Mapped[str] = mapped_column(_binary(SORT_NAME_MAX), primary_key=True)
     contact_id: Mapped[str] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
     )

@@ -67,11 +67,6 @@ class ContactQuery:
     search: str | None = None
 
 
-def sort_name(contact: Contact) -> str:
-    last = contact_search.normalise(contact.last_name or "")
-    return f"{last}\x1f{contact_search.normalise(contact.first_name or '')}"[:512]
-
-
 def load_views(session: Session, contacts: Sequence[Contact]) -> list[ContactView]:
     views = {c.id: ContactView(c) for c in contacts}
     if not views:
@@ -100,14 +95,39 @@ def list_contacts(
     if query.order not in ORDERS:
         raise BadRequest("'order' must be one of: last_name, last_modified")
     book = require_book(session, actor, query.book_id)
-    stmt = contacts_statement(book.id, query)
-    contacts = session.scalars(stmt.limit(page.limit).offset(page.offset)).all()
+    contacts = session.scalars(contacts_statement(book.id, query, page)).all()
     live = load_views(session, [c for c in contacts if not c.deleted])
     by_id = {v.contact.id: v for v in live}
     return [by_id.get(c.id) or ContactView(c) for c in contacts]
 
 
-def contacts_statement(book_id: str, query: ContactQuery) -> Select[Contact]:
+def contacts_statement(
+    book_id: str, query: ContactQuery, page: OffsetPage | None = None
+) -> Select[Contact]:
+    """The page's contacts (every match when ``page`` is None, for the caller to cut)."""
+    if page is not None and (ranked := _ranked_page(book_id, query, page)) is not None:
+        return ranked
+    stmt = _unpaged_statement(book_id, query)
+    return stmt if page is None else stmt.limit(page.limit).offset(page.offset)
+
+
+def _ranked_page(book_id: str, query: ContactQuery, page: OffsetPage) -> Select[Contact] | None:
+    """A search in name order that ``contacts`` does not filter (deleted contacts have no
+    terms): the page is ranked and cut in the terms, ``contacts`` only supplies its rows."""
+    if not query.search or query.order != "last_name" or query.modified_since is not None:
+        return None
+    matches = contact_search.matching_page(book_id, query.search, page)
+    if matches is None:
+        return None
+    return (
+        select(Contact)
+        .join(matches, matches.c.contact_id == Contact.id)
+        .where(Contact.contact_book_id == book_id, Contact.deleted.is_(False))
+        .order_by(matches.c.sort_name, matches.c.contact_id)
+    )
+
+
+def _unpaged_statement(book_id: str, query: ContactQuery) -> Select[Contact]:
     stmt = select(Contact).where(Contact.contact_book_id == book_id)
     # Spec 2.2.3: deleted contacts are only reported to a sync (``modified_since``).
     if not (query.include_deleted and query.modified_since is not None):
@@ -171,7 +191,7 @@ def new_contact(
         modified_at=now,
         **{name: getattr(item, name) for name in SCALAR_FIELDS},
     )
-    contact.sort_name = sort_name(contact)
+    contact.sort_name = contact_search.sort_name(contact.first_name, contact.last_name)
     session.add(contact)
     _write_infos(session, contact, infos)
     _write_memberships(session, contact, item.memberships or [], now=now)
@@ -214,7 +234,7 @@ def _update_contact(
         _check_memberships(where, patch.memberships)
         _delete_children(session, ContactMembership, contact.id)
         _write_memberships(session, contact, patch.memberships, now=now)
-    contact.sort_name = sort_name(contact)
+    contact.sort_name = contact_search.sort_name(contact.first_name, contact.last_name)
     contact.modified_at = now
 
 

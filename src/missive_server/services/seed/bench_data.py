@@ -14,7 +14,7 @@ must add it here too):
   ``conversation_search_terms`` (the words ``search_terms.index_message`` writes);
 * per contact: ``contacts``, ``contact_infos`` (an email and a phone number),
   ``contact_memberships`` in an organization group, and ``contact_search_terms`` computed with
-  the service's own tokenizer.
+  the service's own tokenizer (each with the contact's ``sort_name``).
 
 Conversation *i* is written by contact ``i % contacts``, so people write more than once, as
 customers do. Names come from a seeded generator: the same arguments give the same text (ids
@@ -214,7 +214,7 @@ def people(count: int, seed: int) -> Iterator[Person]:
 
 def _contact_rows(rows: Rows, groups: dict[str, str], book: str, person: Person) -> None:
     cid = new_id()
-    last, first = contact_search.normalise(person.last), contact_search.normalise(person.first)
+    sort_name = contact_search.sort_name(person.first, person.last)
     rows["c"].append(
         {
             "id": cid,
@@ -224,7 +224,7 @@ def _contact_rows(rows: Rows, groups: dict[str, str], book: str, person: Person)
             "notes": person.notes,
             "starred": False,
             "deleted": False,
-            "sort_name": f"{last}\x1f{first}",
+            "sort_name": sort_name,
             "created_at": START,
             "modified_at": START,
         }
@@ -276,7 +276,13 @@ def _contact_rows(rows: Rows, groups: dict[str, str], book: str, person: Person)
         | contact_search.phone_terms(person.phone)
     )
     rows["t"] += [
-        {"contact_book_id": book, "term": term[:TERM_MAX], "contact_id": cid} for term in terms
+        {
+            "contact_book_id": book,
+            "term": term[:TERM_MAX],
+            "sort_name": sort_name,
+            "contact_id": cid,
+        }
+        for term in terms
     ]
 
 
