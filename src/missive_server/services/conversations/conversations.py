@@ -19,6 +19,7 @@ from missive_server.db.models import (
     Team,
 )
 from missive_server.db.paging import cursor_rows
+from missive_server.db.statements import by_ids
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
@@ -117,9 +118,9 @@ _VISIBLE_TO_USER = (
 )
 _ENTITY = select(Conversation, _VISIBLE_TO_USER).where(Conversation.id == bindparam("id"))
 _COLUMNS = [Conversation.__table__.c[name] for name in ConversationRow._fields]
-_ROWS = select(*_COLUMNS).where(Conversation.id.in_(bindparam("ids", expanding=True)))
-_VISIBLE_ROWS = select(*_COLUMNS, _VISIBLE_TO_USER).where(
-    Conversation.id.in_(bindparam("ids", expanding=True))
+_ROWS = by_ids(Conversation.id, lambda where: select(*_COLUMNS).where(where))
+_VISIBLE_ROWS = by_ids(
+    Conversation.id, lambda where: select(*_COLUMNS, _VISIBLE_TO_USER).where(where)
 )
 _HAS_ACCESS = select(ConversationUser.user_id).where(
     ConversationUser.conversation_id == bindparam("conversation_id"),
@@ -160,7 +161,7 @@ def conversation_rows(session: Session, ids: Sequence[str]) -> dict[str, Convers
     """Conversations by id, as rows (see :func:`read_visible_conversation`)."""
     if not ids:
         return {}
-    rows = session.connection().execute(_ROWS, {"ids": list(ids)})
+    rows = _ROWS.run(session.connection(), set(ids))
     return {row[0]: ConversationRow._make(row) for row in rows}
 
 
@@ -179,9 +180,9 @@ def visible_conversation_rows(
     one statement, plus a few for any id that was merged into another (rare)."""
     if not conversation_ids:
         return {}
-    params = {"ids": list(conversation_ids), "user_id": actor.user_id}
+    params = {"user_id": actor.user_id}
     shown: dict[str, ConversationRow] = {}
-    for *columns, visible in session.connection().execute(_VISIBLE_ROWS, params):
+    for *columns, visible in _VISIBLE_ROWS.run(session.connection(), conversation_ids, params):
         row = ConversationRow._make(columns)
         if not row.merged_into_id:
             if visible:

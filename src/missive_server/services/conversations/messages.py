@@ -23,6 +23,7 @@ from missive_server.db.models import (
     User,
 )
 from missive_server.db.paging import cursor_rows
+from missive_server.db.statements import by_ids
 from missive_server.errors import BadRequest, not_found
 from missive_server.ids import new_id
 from missive_server.pagination import CursorPage
@@ -246,8 +247,9 @@ EMAIL_MESSAGE_ID_MATCHES = 10
 # Messages, attachments and authors read with Core into rows, statements built once: building
 # ORM entities cost a message read more than its statements (bench/README.md, issue 13).
 _MESSAGE_COLUMNS = [Message.__table__.c[name] for name in MessageRow._fields]
-_MESSAGES = select(*_MESSAGE_COLUMNS).where(
-    Message.id.in_(bindparam("ids", expanding=True)), Message.draft.is_(False)
+_MESSAGES = by_ids(
+    Message.id,
+    lambda where: select(*_MESSAGE_COLUMNS).where(where, Message.draft.is_(False)),
 )
 _BY_EMAIL_MESSAGE_ID = (
     select(*_MESSAGE_COLUMNS)
@@ -261,13 +263,17 @@ _BY_EMAIL_MESSAGE_ID = (
     .order_by(Message.delivered_at.desc(), Message.id.desc())
     .limit(EMAIL_MESSAGE_ID_MATCHES)
 )
-_ATTACHMENTS = (
-    select(*(Attachment.__table__.c[name] for name in AttachmentRow._fields))
-    .where(Attachment.message_id.in_(bindparam("ids", expanding=True)))
-    .order_by(Attachment.created_at, Attachment.filename, Attachment.id)
+_ATTACHMENTS = by_ids(
+    Attachment.message_id,
+    lambda where: (
+        select(*(Attachment.__table__.c[name] for name in AttachmentRow._fields))
+        .where(where)
+        .order_by(Attachment.created_at, Attachment.filename, Attachment.id)
+    ),
 )
-_AUTHORS = select(*(User.__table__.c[name] for name in UserRefRow._fields)).where(
-    User.id.in_(bindparam("ids", expanding=True))
+_AUTHORS = by_ids(
+    User.id,
+    lambda where: select(*(User.__table__.c[name] for name in UserRefRow._fields)).where(where),
 )
 
 
@@ -290,10 +296,7 @@ def get_messages(
 ) -> list[tuple[MessageView, ConversationView]]:
     """Messages in the order asked, each with its conversation; any unknown, draft or
     inaccessible id is a 404 naming it (spec 2.7.2)."""
-    found = {
-        row[0]: MessageRow._make(row)
-        for row in session.connection().execute(_MESSAGES, {"ids": ids})
-    }
+    found = {row[0]: MessageRow._make(row) for row in _MESSAGES.run(session.connection(), ids)}
     visible = visible_conversation_rows(session, actor, {m.conversation_id for m in found.values()})
     for message_id in ids or [""]:
         message = found.get(message_id)
@@ -347,7 +350,7 @@ def attachment_rows(session: Session, message_ids: list[str]) -> dict[str, list[
     """What the wire form shows of each message's attachments (never their bytes)."""
     grouped: dict[str, list[AttachmentRow]] = {}
     if message_ids:
-        for row in session.connection().execute(_ATTACHMENTS, {"ids": message_ids}):
+        for row in _ATTACHMENTS.run(session.connection(), message_ids):
             grouped.setdefault(row.message_id or "", []).append(AttachmentRow._make(row))
     return grouped
 
@@ -356,7 +359,7 @@ def author_rows(session: Session, user_ids: Iterable[str]) -> dict[str, UserRefR
     wanted = sorted(set(user_ids))
     if not wanted:
         return {}
-    rows = session.connection().execute(_AUTHORS, {"ids": wanted})
+    rows = _AUTHORS.run(session.connection(), wanted)
     return {row[0]: UserRefRow._make(row) for row in rows}
 
 
