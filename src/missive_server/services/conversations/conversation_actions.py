@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from missive_server.auth import Principal
@@ -201,6 +201,16 @@ def apply_resolved(
         domain_events.record(session, event=name, conversation=conversation, now=now)
 
 
+_ANY_CLOSED = (
+    select(ConversationUser.user_id)
+    .where(
+        ConversationUser.conversation_id == bindparam("conversation_id"),
+        ConversationUser.location == "closed",
+    )
+    .limit(1)
+)
+
+
 class _Access:
     """The conversation's users, loaded once (lazily) and granted in memory."""
 
@@ -209,6 +219,15 @@ class _Access:
         self.conversation = conversation
         self.now = now
         self._rows: dict[str, ConversationUser] | None = None
+
+    def any_closed(self) -> bool:
+        """Whether any user has the conversation in Closed: one indexed probe, not the users
+        loaded as entities (most posts reopen a conversation nobody closed, issue 13)."""
+        if self._rows is not None:
+            return any(row.location == "closed" for row in self._rows.values())
+        self.session.flush()  # Core does not autoflush: rows added in this transaction count
+        params = {"conversation_id": self.conversation.id}
+        return self.session.connection().execute(_ANY_CLOSED, params).first() is not None
 
     @property
     def rows(self) -> dict[str, ConversationUser]:
@@ -287,6 +306,14 @@ def _move(conversation: Conversation, actions: ConversationActions, access: _Acc
     conversation closed everywhere already is no ``conversation_closed``)."""
     if not (actions.add_to_inbox or actions.add_to_team_inbox or actions.close or actions.reopen):
         return []  # nothing moves: no need to load the users (most posts and messages)
+    only_reopen = not (actions.add_to_inbox or actions.add_to_team_inbox or actions.close)
+    if (
+        only_reopen
+        and conversation.closed_at is None
+        and conversation.team_state != "closed"
+        and not access.any_closed()
+    ):
+        return []  # reopening what nobody closed: nothing moves (a post's usual case)
     has_team = conversation.team_id is not None
     before = _closed_places(conversation, access)
     if actions.add_to_inbox:
