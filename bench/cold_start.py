@@ -93,10 +93,10 @@ class Run:
     ready: float  # s, spawn -> first 200 on READY_PATH
     migrated: float | None  # s, spawn -> serve's "Missive API v1 on" line
     listening: float | None  # s, spawn -> uvicorn's "Uvicorn running on" line
-    seed: float  # s, this script seeding a user and token
-    first_auth: float  # ms, the first authenticated request
-    second_auth: float  # ms, the one after it
-    to_auth: float  # s, spawn -> first authenticated 200 (seeding included)
+    seed: float | None  # s, this script seeding a user and token (None with --server-src)
+    first_auth: float | None  # ms, the first authenticated request
+    second_auth: float | None  # ms, the one after it
+    to_auth: float | None  # s, spawn -> first authenticated 200 (seeding included)
     migrations_alone: float  # s, migrate.upgrade in a fresh interpreter
     rss_mb: float  # VmRSS after the two authenticated requests
     peak_rss_mb: float  # VmHWM then
@@ -178,9 +178,11 @@ def status_mb(pid: int, field: str) -> float:
     return round(int(found.group(1)) * 1024 / 1e6, 1) if found else float("nan")
 
 
-def one_run(url: str, port: int, poll: float) -> Run:
+def one_run(url: str, port: int, poll: float, server_src: Path | None = None) -> Run:
     python = str(ROOT / ".venv/bin/python")
     env = {**os.environ, "MISSIVE_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    if server_src is not None:  # an older checkout's server (its schema: this seed may not fit)
+        env["PYTHONPATH"] = str(server_src)
     argv = [str(ROOT / ".venv/bin/missive-server"), "serve", "--host", "127.0.0.1"]
     began = time.perf_counter()
     server = subprocess.Popen(
@@ -208,13 +210,15 @@ def one_run(url: str, port: int, poll: float) -> Run:
             time.sleep(poll)
         ready = time.perf_counter() - began
         seeding = time.perf_counter()
-        seed(url)
+        if server_src is None:
+            seed(url)
         seeded = time.perf_counter()
-        latencies, to_auth = [], 0.0
-        for _ in range(2):
+        latencies: list[float | None] = [None, None]
+        to_auth: float | None = None
+        for attempt in range(2 if server_src is None else 0):
             sent = time.perf_counter()
             status = get(port, AUTH_PATH, {"Authorization": f"Bearer {TOKEN}"})
-            latencies.append((time.perf_counter() - sent) * 1000)
+            latencies[attempt] = (time.perf_counter() - sent) * 1000
             if status != 200:
                 raise SystemExit(f"GET {AUTH_PATH} with the token answered {status}")
             to_auth = to_auth or time.perf_counter() - began
@@ -233,6 +237,7 @@ def one_run(url: str, port: int, poll: float) -> Run:
         alone = subprocess.run(
             [python, "-c", MIGRATE_ALONE, fresh],
             cwd=ROOT,
+            env=env,
             capture_output=True,
             text=True,
             check=True,
@@ -241,10 +246,10 @@ def one_run(url: str, port: int, poll: float) -> Run:
         ready=round(ready, 3),
         migrated=round(migrated, 3) if migrated is not None else None,
         listening=round(listening, 3) if listening is not None else None,
-        seed=round(seeded - seeding, 3),
-        first_auth=round(latencies[0], 1),
-        second_auth=round(latencies[1], 1),
-        to_auth=round(to_auth, 3),
+        seed=round(seeded - seeding, 3) if server_src is None else None,
+        first_auth=None if latencies[0] is None else round(latencies[0], 1),
+        second_auth=None if latencies[1] is None else round(latencies[1], 1),
+        to_auth=None if to_auth is None else round(to_auth, 3),
         migrations_alone=round(float(alone.stdout.split()[-1]), 3),
         rss_mb=rss,
         peak_rss_mb=peak,
@@ -285,6 +290,12 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8115)
     parser.add_argument("--poll-ms", type=float, default=5, help="between two probes")
     parser.add_argument("--json", type=Path, help="also write the runs and the median here")
+    parser.add_argument(
+        "--server-src",
+        type=Path,
+        help="serve (and the migrations alone) from this src directory (an older checkout's, "
+        "for a before/after); the authenticated requests are left out",
+    )
     args = parser.parse_args()
     url: str | None = args.database_url
     if url is not None:
@@ -299,7 +310,7 @@ def main() -> int:
     runs: list[Run] = []
     for number in range(1, args.runs + 1):
         with empty_database(url) as fresh:
-            runs.append(one_run(fresh, args.port, args.poll_ms / 1000))
+            runs.append(one_run(fresh, args.port, args.poll_ms / 1000, args.server_src))
         console.print(f"run {number}: first 200 after {runs[-1].ready:.3f} s")
 
     backend = "PostgreSQL" if url else "SQLite"
