@@ -96,6 +96,15 @@ def bodies_for(session: Session, hook: Hook) -> list[dict[str, Any]]:
     return [body for hook_id, _, body in webhooks(session) if hook_id == hook.id]
 
 
+def new_bodies_for(
+    session: Session, hook: Hook, seen: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The bodies queued for ``hook`` since ``seen`` was read: with a frozen clock several rows
+    share ``created_at``, and PostgreSQL returns ties in no particular order, so "the second
+    one" is not an index."""
+    return [body for body in bodies_for(session, hook) if body not in seen]
+
+
 def rest_conversation(client: TestClient, token: str, cid: str) -> dict[str, Any]:
     response = client.get(f"/v1/conversations/{cid}", headers=bearer(token))
     assert response.status_code == 200, response.json()

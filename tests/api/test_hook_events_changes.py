@@ -20,6 +20,7 @@ from tests.api.hooks_support import (
     bodies_for,
     make_hook,
     make_world,
+    new_bodies_for,
     rest_conversation,
     rest_message,
     rule,
@@ -77,8 +78,10 @@ def test_label_change_by_patch(
     patch(client, world, remove_shared_labels=[other.id])  # not a label of it: no-op
     assert len(bodies_for(session, hook)) == 1
 
+    seen = bodies_for(session, hook)
     patch(client, world, remove_shared_labels=[world.label.id])
-    assert bodies_for(session, hook)[1]["conversation"]["shared_labels"] == []
+    (removed,) = new_bodies_for(session, hook, seen)
+    assert removed["conversation"]["shared_labels"] == []
 
 
 def test_label_change_and_close_by_post(client: TestClient, session: Session, world: World) -> None:
@@ -163,8 +166,10 @@ def test_assignee_change(client: TestClient, session: Session, world: World) -> 
     assert body == expected(client, session, world, hook, "conversation_assignee_change")
     assert body["conversation"]["assignee_names"] == "Bob"
 
+    seen = bodies_for(session, hook)
     patch(client, world, organization=world.org.id, remove_assignees=[world.bob.id])
-    assert bodies_for(session, hook)[1]["conversation"]["assignees"] == []
+    (removed,) = new_bodies_for(session, hook, seen)
+    assert removed["conversation"]["assignees"] == []
 
 
 def test_team_change(client: TestClient, session: Session, world: World) -> None:
