@@ -3,6 +3,7 @@ leaves nothing behind: no thread, no listening port, no file, no database."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from pathlib import Path
@@ -23,12 +24,14 @@ def _refused(url: str) -> bool:
 
 
 def _databases() -> set[str]:
+    """This process's scratch databases (``testing._databases`` names them ``missive_<pid>_…``):
+    other xdist workers create and drop their own meanwhile, which are not this test's."""
     assert POSTGRES_URL
     engine = make_engine(POSTGRES_URL)
     try:
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT datname FROM pg_database"))
-            return {row[0] for row in rows}
+            return {row[0] for row in rows if row[0].startswith(f"missive_{os.getpid()}_")}
     finally:
         engine.dispose()
 
@@ -45,6 +48,8 @@ def test_running_serves_and_leaves_nothing_behind(backend_args: list[str]) -> No
         assert len(users.json()["users"]) == 3
         url, database_url = server.url, server.database_url
         sqlite_file = make_url(database_url).database if database is None else None
+        if database is not None:  # the filter below sees the database it must see dropped
+            assert make_url(database_url).database in _databases()
 
     assert set(threading.enumerate()) <= threads_before
     assert _refused(url)
